@@ -1,0 +1,138 @@
+// nnx/graph.hpp — the functional API of Flax NNX: split, merge, state, update, graphdef, clone,
+// eval_shape.
+//
+//   nnx::Rngs rngs(0);
+//   nnx::models::MLP model({.in = 4, .hidden = {32, 32}, .out = 2}, rngs);
+//   auto [graphdef, params, rest] = nnx::split(model, nnx::Param{}, nnx::Everything{});
+//   nnx::models::MLP copy = nnx::merge(graphdef, params, rest);   // a new MLP, same values
+//   nnx::update(model, params);                                   // write back by path
+//
+//   // A restore target: the structure of a model without its memory.
+//   auto abstract = nnx::eval_shape([] { nnx::Rngs r(0); return nnx::models::MLP({...}, r); });
+//   auto [gdef, abstract_state] = nnx::split(abstract);          // leaves: shape + dtype only
+//
+// Contracts:
+//  * Paths are visited in sorted depth-first order; a module reachable through several
+//    std::shared_ptr fields is visited once, at its first path, and merge restores the sharing.
+//  * split and state share buffers with the module (copy-on-write, nothing is copied); merge's
+//    module shares buffers with the States; clone's module is independent of the original.
+//  * Every check collects all differences and throws one StructureError naming each path.
+#pragma once
+
+#include <memory>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "nnx/filter.hpp"
+#include "nnx/module.hpp"
+#include "nnx/state.hpp"
+
+namespace nnx {
+
+// One line of a GraphDef: what sits at a path.
+struct GraphNode {
+  enum class What { module, container, variable, attribute, shared };
+  Path path;
+  What what;
+  std::string value;  // module: type name; container: "list"/"dict"; variable: kind name;
+                      // attribute: the value; shared: the path where the module was first seen
+  bool operator==(const GraphNode&) const = default;
+};
+
+// The static part of a module: types, static attributes, structure and sharing, no values.
+class GraphDefBase {
+ public:
+  const std::vector<GraphNode>& nodes() const { return nodes_; }
+  const std::string& type_name() const;  // the root module's type
+  // An abstract copy of the module (no memory); merge copies it and fills in the values.
+  const std::shared_ptr<const Module>& prototype() const { return prototype_; }
+  bool operator==(const GraphDefBase& other) const { return nodes_ == other.nodes_; }
+
+ protected:
+  GraphDefBase() = default;
+  GraphDefBase(std::vector<GraphNode> nodes, std::shared_ptr<const Module> prototype)
+      : nodes_(std::move(nodes)), prototype_(std::move(prototype)) {}
+
+ private:
+  friend struct GraphAccess;
+  std::vector<GraphNode> nodes_;
+  std::shared_ptr<const Module> prototype_;
+};
+
+// GraphDef of a module of C++ type M: merge gives back an M.
+template <class M> class GraphDef : public GraphDefBase {
+ public:
+  GraphDef() = default;
+  explicit GraphDef(GraphDefBase base) : GraphDefBase(std::move(base)) {}
+};
+
+std::ostream& operator<<(std::ostream& os, const GraphDefBase& graphdef);
+
+// The untyped core the templates below call; see their documentation.
+struct GraphAccess {
+  static GraphDefBase graphdef(Module& module);
+  static std::vector<State> split(Module& module, const std::vector<Filter>& filters, bool exhaustive);
+  static std::shared_ptr<Module> merge(const GraphDefBase& graphdef, const std::vector<const State*>& states);
+  static void update(Module& module, const std::vector<const State*>& states);
+  static std::shared_ptr<Module> clone(const Module& module);
+};
+
+namespace detail {
+template <class... F> std::vector<Filter> filters(F&&... f) { return {Filter(std::forward<F>(f))...}; }
+template <class Tuple, std::size_t... I>
+auto states_tuple(std::vector<State>& states, std::index_sequence<I...>) {
+  return std::make_tuple(std::move(states[I])...);
+}
+template <class M> M take(std::shared_ptr<Module> module) { return std::move(static_cast<M&>(*module)); }
+}  // namespace detail
+
+// The GraphDef of `module`.
+template <class M> GraphDef<M> graphdef(M& module) { return GraphDef<M>(GraphAccess::graphdef(module)); }
+
+// (GraphDef, State per filter). No filter means one State with everything. Filters must be
+// exhaustive; nnx::Everything{} may only come last. Errors name the leftover paths.
+template <class M, class... F> auto split(M& module, F&&... filters) {
+  static_assert(std::derived_from<M, Module>, "nnx::split takes a Module");
+  constexpr std::size_t n = sizeof...(F) == 0 ? 1 : sizeof...(F);
+  std::vector<Filter> list = sizeof...(F) == 0 ? detail::filters(Everything{}) : detail::filters(std::forward<F>(filters)...);
+  std::vector<State> states = GraphAccess::split(module, list, true);
+  return std::tuple_cat(std::make_tuple(graphdef(module)),
+                        detail::states_tuple<void>(states, std::make_index_sequence<n>{}));
+}
+
+// The variables selected by `filter` (everything when none), not necessarily exhaustive.
+template <class M> State state(M& module) { return std::move(GraphAccess::split(module, {Everything{}}, false)[0]); }
+template <class M, class F> State state(M& module, F&& filter) {
+  return std::move(GraphAccess::split(module, detail::filters(std::forward<F>(filter)), false)[0]);
+}
+// One State per filter, as a tuple, variables going to the first filter that matches.
+template <class M, class F1, class F2, class... F> auto state(M& module, F1&& f1, F2&& f2, F&&... rest) {
+  std::vector<State> states = GraphAccess::split(
+      module, detail::filters(std::forward<F1>(f1), std::forward<F2>(f2), std::forward<F>(rest)...), false);
+  return detail::states_tuple<void>(states, std::make_index_sequence<2 + sizeof...(F)>{});
+}
+
+// Writes the values of `states` into `module` in place, by path. Every path must exist in the
+// module with the same kind, shape and dtype; all differences are reported together.
+template <class M, class... S> void update(M& module, const S&... states) {
+  GraphAccess::update(module, {&states...});
+}
+
+// A new module of type M built from `graphdef` and `states`, which together must hold exactly the
+// module's variables with matching kinds, shapes and dtypes.
+template <class M, class... S> M merge(const GraphDef<M>& graphdef, const S&... states) {
+  return detail::take<M>(GraphAccess::merge(graphdef, {&states...}));
+}
+
+// A deep copy: values independent of the original, sharing inside the module preserved.
+template <class M> M clone(const M& module) { return detail::take<M>(GraphAccess::clone(module)); }
+
+// Runs `constructor` so that every Array it creates is abstract: the module it returns has the
+// structure, shapes and dtypes of the real one and holds no parameter memory.
+template <class F> auto eval_shape(F&& constructor) {
+  AbstractScope scope;
+  return std::forward<F>(constructor)();
+}
+
+}  // namespace nnx

@@ -1,0 +1,95 @@
+// nnx/rngs.hpp — counter-based random streams, as nnx.Rngs.
+//
+// A key is two 32-bit words; the generator is Threefry-2x32 with 20 rounds (Salmon et al. 2011,
+// the generator JAX uses), so every draw is a pure function of integers: the same seed gives the
+// same bits on every machine, compiler and standard library. No std:: distribution is used anywhere.
+//
+//   nnx::Rngs rngs(0);                          // one stream, "default", seeded with 0
+//   nnx::Rngs rngs2({{"params", 0}, {"dropout", 1}});
+//   nnx::Key k = rngs("params");                // fold_in(params.key, params.count++) ;
+//   nnx::Key d = rngs("dropout");               //  unknown names fall back to "default"
+//
+// Each stream is a key (RngKey, uint32[2]) and a counter (RngCount, uint32 scalar), both ordinary
+// Variables tagged with the stream name (metadata "tag"): Rngs is a Module, its streams land in the
+// State and in checkpoints, and restoring them resumes the exact sequence of draws.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "nnx/module.hpp"
+
+namespace nnx {
+
+struct Key {
+  std::uint32_t hi = 0, lo = 0;
+  bool operator==(const Key&) const = default;
+};
+
+// Threefry-2x32, 20 rounds: the 64 output bits for `counter` under `key`.
+std::array<std::uint32_t, 2> threefry2x32(Key key, std::array<std::uint32_t, 2> counter);
+// The key of a seed, as jax.random.PRNGKey: {seed >> 32, seed & 0xffffffff}.
+Key key_from_seed(std::uint64_t seed);
+// A new key derived from `key` and `data`, as jax.random.fold_in: threefry(key, {0, data}).
+Key fold_in(Key key, std::uint32_t data);
+// Random bits for element `index`, attempt `attempt` of an array drawn from `key`. Initializers
+// and dropout address bits by element, so results do not depend on threading or blocking.
+inline std::uint64_t random_bits(Key key, std::uint32_t index, std::uint32_t attempt = 0) {
+  auto w = threefry2x32(key, {index, attempt});
+  return (std::uint64_t{w[0]} << 32) | w[1];
+}
+
+// One named stream: a key and a counter. A Module so that its state is ordinary State.
+class RngStream : public Module {
+ public:
+  RngStream() = default;
+  RngStream(std::string tag, Key key);
+
+  // fold_in(key, count), then count += 1. Inside eval_shape (abstract state) returns a fixed key.
+  Key next();
+  Key current_key() const;             // the stream's fixed key
+  std::uint32_t current_count() const;  // draws so far
+  std::string tag() const { return key.meta("tag"); }
+
+  RngKey key;      // uint32[2] {hi, lo}, metadata tag = stream name
+  RngCount count;  // uint32 scalar, metadata tag = stream name
+
+  std::string type_name() const override { return "RngStream"; }
+  NNX_FIELDS(key, count)
+};
+
+class Rngs : public Module {
+ public:
+  // A single stream named "default".
+  explicit Rngs(std::uint64_t seed);
+  // One stream per (name, seed).
+  explicit Rngs(std::vector<std::pair<std::string, std::uint64_t>> seeds);
+  Rngs(std::initializer_list<std::pair<const char*, std::uint64_t>> seeds);
+
+  // Draws from stream `name`, or from "default" when there is no such stream. Throws nnx::Error
+  // naming the stream and the streams that exist when neither is present.
+  Key operator()(std::string_view name = "default");
+  Key params() { return (*this)("params"); }
+  Key dropout() { return (*this)("dropout"); }
+
+  bool has_stream(std::string_view name) const;
+  RngStream& stream(std::string_view name);  // the stream a draw from `name` would use
+  std::vector<std::string> stream_names() const;
+
+  std::string type_name() const override { return "Rngs"; }
+  // Streams are children named after the stream: rngs/params/key, rngs/params/count, ...
+  void visit(Visitor& v) override {
+    for (auto& [name, s] : streams_) v(PathKey(name), s);
+  }
+  NNX_CLONE_OBJECT()
+
+ private:
+  std::map<std::string, RngStream> streams_;
+};
+
+}  // namespace nnx

@@ -1,0 +1,267 @@
+#include "nnx/array.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <ostream>
+#include <sstream>
+
+#include "nnx/error.hpp"
+
+namespace nnx {
+
+namespace {
+thread_local bool abstract_mode = false;
+constexpr std::size_t kAlignment = 64;  // a cache line; Eigen's aligned maps need 16 at most
+
+// Calls f(T*) with the element type of `dtype`.
+template <class F> decltype(auto) dispatch(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::float32: return f(static_cast<float*>(nullptr));
+    case DType::float64: return f(static_cast<double*>(nullptr));
+    case DType::int32: return f(static_cast<std::int32_t*>(nullptr));
+    case DType::int64: return f(static_cast<std::int64_t*>(nullptr));
+    case DType::uint32: return f(static_cast<std::uint32_t*>(nullptr));
+  }
+  throw Error("nnx: invalid dtype value " + std::to_string(static_cast<int>(dtype)));
+}
+}  // namespace
+
+std::string_view dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::int32: return "int32";
+    case DType::int64: return "int64";
+    case DType::uint32: return "uint32";
+  }
+  return "invalid";
+}
+
+DType dtype_from_name(std::string_view name) {
+  for (DType d : {DType::float32, DType::float64, DType::int32, DType::int64, DType::uint32})
+    if (dtype_name(d) == name) return d;
+  throw Error("unknown dtype '" + std::string(name) +
+              "': expected one of float32, float64, int32, int64, uint32");
+}
+
+std::size_t dtype_size(DType dtype) {
+  return dispatch(dtype, [](auto* p) { return sizeof(*p); });
+}
+
+bool dtype_is_floating(DType dtype) { return dtype == DType::float32 || dtype == DType::float64; }
+
+std::int64_t shape_numel(const Shape& shape) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) {
+    if (d < 0) throw Error("invalid shape " + shape_string(shape) + ": dimensions must be >= 0");
+    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d)
+      throw Error("invalid shape " + shape_string(shape) + ": element count overflows int64");
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_string(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::string ShapeDtype::str() const { return std::string(dtype_name(dtype)) + shape_string(shape); }
+
+AbstractScope::AbstractScope() : previous_(abstract_mode) { abstract_mode = true; }
+AbstractScope::~AbstractScope() { abstract_mode = previous_; }
+bool AbstractScope::active() { return abstract_mode; }
+
+// The buffer: one aligned allocation, through operator new so allocation counters see it.
+struct Array::Storage {
+  explicit Storage(std::size_t n) : bytes(n), data(::operator new(std::max<std::size_t>(n, 1), std::align_val_t{kAlignment})) {}
+  ~Storage() { ::operator delete(data, std::align_val_t{kAlignment}); }
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  std::size_t bytes;
+  void* data;
+};
+
+Array::Array() : shape_{0}, numel_(0) {}
+
+Array::Array(Shape shape, DType dtype, std::shared_ptr<Storage> storage)
+    : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {
+  numel_ = shape_numel(shape_);
+}
+
+Array Array::make(Shape shape, DType dtype, const void* values) {
+  std::int64_t n = shape_numel(shape);
+  if (abstract_mode) return Array(std::move(shape), dtype, nullptr);
+  auto storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
+  if (values) std::memcpy(storage->data, values, storage->bytes);
+  return Array(std::move(shape), dtype, std::move(storage));
+}
+
+Array Array::empty(Shape shape, DType dtype) { return make(std::move(shape), dtype, nullptr); }
+Array Array::zeros(Shape shape, DType dtype) { return full(std::move(shape), dtype, 0.0); }
+Array Array::ones(Shape shape, DType dtype) { return full(std::move(shape), dtype, 1.0); }
+
+Array Array::full(Shape shape, DType dtype, double value) {
+  Array a = make(std::move(shape), dtype, nullptr);
+  if (a.is_abstract()) return a;
+  dispatch(dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    T* p = static_cast<T*>(a.storage_->data);
+    std::fill(p, p + a.numel_, static_cast<T>(value));
+  });
+  return a;
+}
+
+Array Array::abstract(Shape shape, DType dtype) { return Array(std::move(shape), dtype, nullptr); }
+
+template <class T> Array Array::from_values(Shape shape, std::span<const T> values) {
+  std::int64_t n = shape_numel(shape);
+  if (static_cast<std::int64_t>(values.size()) != n)
+    throw Error("Array::from_values: shape " + shape_string(shape) + " holds " + std::to_string(n) +
+                " elements, got " + std::to_string(values.size()) + " values");
+  return make(std::move(shape), dtype_of<T>(), values.data());
+}
+
+template <class T> T Array::item() const {
+  if (numel_ != 1)
+    throw Error("Array::item: expected an array of one element, got " + shape_dtype().str());
+  return *data<T>();
+}
+
+#define NNX_INSTANTIATE(T)                                                      \
+  template Array Array::from_values<T>(Shape, std::span<const T>);              \
+  template T Array::item<T>() const;
+NNX_INSTANTIATE(float)
+NNX_INSTANTIATE(double)
+NNX_INSTANTIATE(std::int32_t)
+NNX_INSTANTIATE(std::int64_t)
+NNX_INSTANTIATE(std::uint32_t)
+#undef NNX_INSTANTIATE
+
+std::int64_t Array::dim(int axis) const {
+  int n = ndim();
+  int a = axis < 0 ? axis + n : axis;
+  if (a < 0 || a >= n)
+    throw Error("axis " + std::to_string(axis) + " is out of range for " + shape_dtype().str());
+  return shape_[static_cast<std::size_t>(a)];
+}
+
+const void* Array::raw_data() const {
+  if (!storage_)
+    throw Error("cannot read the data of abstract array " + shape_dtype().str() +
+                ": it has a shape and dtype only (made by eval_shape or for a restore target); "
+                "restore or merge concrete values first");
+  return storage_->data;
+}
+
+void* Array::mutable_raw_data() {
+  raw_data();  // the abstract check
+  if (storage_.use_count() > 1) {  // copy-on-write: detach from the other owners first
+    auto fresh = std::make_shared<Storage>(storage_->bytes);
+    std::memcpy(fresh->data, storage_->data, storage_->bytes);
+    storage_ = std::move(fresh);
+  }
+  return storage_->data;
+}
+
+const void* Array::check_data(DType expected) const {
+  if (expected != dtype_)
+    throw Error("array " + shape_dtype().str() + ": expected dtype " + std::string(dtype_name(expected)) +
+                ", got " + std::string(dtype_name(dtype_)));
+  return raw_data();
+}
+
+void* Array::check_mutable_data(DType expected) {
+  check_data(expected);
+  return mutable_raw_data();
+}
+
+bool Array::shares_buffer() const { return storage_ && storage_.use_count() > 1; }
+
+Array Array::copy() const {
+  if (!storage_) return *this;
+  auto fresh = std::make_shared<Storage>(storage_->bytes);
+  std::memcpy(fresh->data, storage_->data, storage_->bytes);
+  return Array(shape_, dtype_, std::move(fresh));
+}
+
+Array Array::astype(DType dtype) const {
+  if (!storage_) return abstract(shape_, dtype);
+  if (dtype == dtype_) return copy();
+  auto fresh = std::make_shared<Storage>(static_cast<std::size_t>(numel_) * dtype_size(dtype));
+  dispatch(dtype_, [&](auto* src_tag) {
+    using S = std::remove_pointer_t<decltype(src_tag)>;
+    dispatch(dtype, [&](auto* dst_tag) {
+      using D = std::remove_pointer_t<decltype(dst_tag)>;
+      const S* src = static_cast<const S*>(storage_->data);
+      D* dst = static_cast<D*>(fresh->data);
+      for (std::int64_t i = 0; i < numel_; ++i) dst[i] = static_cast<D>(src[i]);
+    });
+  });
+  return Array(shape_, dtype, std::move(fresh));
+}
+
+Array Array::reshape(Shape shape) const {
+  if (shape_numel(shape) != numel_)
+    throw Error("cannot reshape " + shape_dtype().str() + " to " + shape_string(shape) +
+                ": element counts differ");
+  Array a = *this;
+  a.shape_ = std::move(shape);
+  return a;
+}
+
+bool array_equal(const Array& a, const Array& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  if (a.is_abstract() || b.is_abstract()) return a.is_abstract() == b.is_abstract();
+  return a.same_buffer(b) || std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+double max_abs_difference(const Array& a, const Array& b) {
+  if (a.shape() != b.shape())
+    throw Error("max_abs_difference: shapes differ: " + a.shape_dtype().str() + " vs " + b.shape_dtype().str());
+  Array x = a.astype(DType::float64), y = b.astype(DType::float64);
+  const double* p = x.data<double>();
+  const double* q = y.data<double>();
+  double m = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    double d = std::fabs(p[i] - q[i]);
+    if (d > m || std::isnan(d)) m = d;
+  }
+  return m;
+}
+
+std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
+std::ostream& operator<<(std::ostream& os, const ShapeDtype& sd) { return os << sd.str(); }
+
+std::ostream& operator<<(std::ostream& os, const Array& a) {
+  os << a.shape_dtype().str();
+  if (a.is_abstract()) return os << " (abstract)";
+  os << " {";
+  std::int64_t shown = std::min<std::int64_t>(a.numel(), 8);
+  dispatch(a.dtype(), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    const T* p = static_cast<const T*>(a.raw_data());
+    for (std::int64_t i = 0; i < shown; ++i) {
+      if (i) os << ", ";
+      if constexpr (std::is_floating_point_v<T>) {
+        std::ostringstream s;
+        s.precision(std::numeric_limits<T>::max_digits10);
+        s << p[i];
+        os << s.str();
+      } else {
+        os << +p[i];
+      }
+    }
+  });
+  if (a.numel() > shown) os << ", ...";
+  return os << "}";
+}
+
+}  // namespace nnx

@@ -1,0 +1,51 @@
+#include "nnx/module.hpp"
+
+#include <cxxabi.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <memory>
+#include <typeinfo>
+
+#include "graph_walk.hpp"
+
+namespace nnx {
+
+std::string Module::type_name() const {
+  const char* mangled = typeid(*this).name();
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+  return status == 0 && demangled ? std::string(demangled.get()) : std::string(mangled);
+}
+
+void Module::set_training(bool training) {
+  for (Module* m : detail::walk_graph(*this).modules) m->training_ = training;
+}
+
+namespace detail {
+
+std::vector<std::string> split_field_names(std::string_view names) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= names.size()) {
+    std::size_t end = names.find(',', start);
+    if (end == std::string_view::npos) end = names.size();
+    std::string_view part = names.substr(start, end - start);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\n' || part.front() == '\t')) part.remove_prefix(1);
+    while (!part.empty() && (part.back() == ' ' || part.back() == '\n' || part.back() == '\t')) part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string attribute_string(double value) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);  // shortest text that reads back exactly
+  return std::string(buf, r.ptr);
+}
+std::string attribute_string(std::int64_t value) { return std::to_string(value); }
+std::string attribute_string(std::uint64_t value) { return std::to_string(value); }
+
+}  // namespace detail
+}  // namespace nnx
