@@ -37,6 +37,8 @@ GraphDefBase GraphAccess::graphdef(Module& module) {
 std::vector<State> GraphAccess::split(Module& module, const std::vector<Filter>& filters, bool exhaustive) {
   State all = state_of(detail::walk_graph(module));
   if (exhaustive) return all.split(filters);
+  // Already ends with Everything (nnx::state(model) or a user's Everything): nothing is left over.
+  if (!filters.empty() && filters.back().is_everything()) return all.split(filters);
   std::vector<Filter> with_rest = filters;
   with_rest.push_back(Everything{});
   std::vector<State> states = all.split(with_rest);

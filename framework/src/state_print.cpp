@@ -61,11 +61,11 @@ std::ostream& operator<<(std::ostream& os, const State& state) {
     t.bytes += v.value.nbytes();
   }
   os << "State: " << state.size() << (state.size() == 1 ? " variable, " : " variables, ")
-     << with_commas(state.num_elements()) << " elements, " << human_bytes(state.num_bytes())
+     << with_commas(state.num_elements()) << (state.num_elements() == 1 ? " element, " : " elements, ") << human_bytes(state.num_bytes())
      << (state.has_abstract() ? " (abstract: no memory held)" : "") << "\n";
   for (const auto& [kind, t] : per_kind)
     os << "  " << pad(kind, 14) << pad(with_commas(t.variables) + (t.variables == 1 ? " variable" : " variables"), 15)
-       << pad(with_commas(t.elements) + " elements", 22) << human_bytes(t.bytes) << "\n";
+       << pad(with_commas(t.elements) + (t.elements == 1 ? " element" : " elements"), 22) << human_bytes(t.bytes) << "\n";
 
   // Tree lines: each interior key once, leaves with kind, dtype[shape], elements, bytes.
   std::vector<std::pair<std::string, const Variable*>> lines;

@@ -80,37 +80,43 @@ struct GraphAccess {
 
 namespace detail {
 template <class... F> std::vector<Filter> filters(F&&... f) { return {Filter(std::forward<F>(f))...}; }
-template <class Tuple, std::size_t... I>
+template <std::size_t... I>
 auto states_tuple(std::vector<State>& states, std::index_sequence<I...>) {
   return std::make_tuple(std::move(states[I])...);
 }
 template <class M> M take(std::shared_ptr<Module> module) { return std::move(static_cast<M&>(*module)); }
+// split, state and graphdef only read; visit() is non-const because update and merge share it.
+inline Module& readable(const Module& m) { return const_cast<Module&>(m); }
 }  // namespace detail
 
 // The GraphDef of `module`.
-template <class M> GraphDef<M> graphdef(M& module) { return GraphDef<M>(GraphAccess::graphdef(module)); }
+template <class M> GraphDef<M> graphdef(const M& module) {
+  return GraphDef<M>(GraphAccess::graphdef(detail::readable(module)));
+}
 
 // (GraphDef, State per filter). No filter means one State with everything. Filters must be
 // exhaustive; nnx::Everything{} may only come last. Errors name the leftover paths.
-template <class M, class... F> auto split(M& module, F&&... filters) {
+template <class M, class... F> auto split(const M& module, F&&... filters) {
   static_assert(std::derived_from<M, Module>, "nnx::split takes a Module");
   constexpr std::size_t n = sizeof...(F) == 0 ? 1 : sizeof...(F);
   std::vector<Filter> list = sizeof...(F) == 0 ? detail::filters(Everything{}) : detail::filters(std::forward<F>(filters)...);
-  std::vector<State> states = GraphAccess::split(module, list, true);
+  std::vector<State> states = GraphAccess::split(detail::readable(module), list, true);
   return std::tuple_cat(std::make_tuple(graphdef(module)),
-                        detail::states_tuple<void>(states, std::make_index_sequence<n>{}));
+                        detail::states_tuple(states, std::make_index_sequence<n>{}));
 }
 
 // The variables selected by `filter` (everything when none), not necessarily exhaustive.
-template <class M> State state(M& module) { return std::move(GraphAccess::split(module, {Everything{}}, false)[0]); }
-template <class M, class F> State state(M& module, F&& filter) {
-  return std::move(GraphAccess::split(module, detail::filters(std::forward<F>(filter)), false)[0]);
+template <class M> State state(const M& module) {
+  return std::move(GraphAccess::split(detail::readable(module), {Everything{}}, false)[0]);
+}
+template <class M, class F> State state(const M& module, F&& filter) {
+  return std::move(GraphAccess::split(detail::readable(module), detail::filters(std::forward<F>(filter)), false)[0]);
 }
 // One State per filter, as a tuple, variables going to the first filter that matches.
-template <class M, class F1, class F2, class... F> auto state(M& module, F1&& f1, F2&& f2, F&&... rest) {
+template <class M, class F1, class F2, class... F> auto state(const M& module, F1&& f1, F2&& f2, F&&... rest) {
   std::vector<State> states = GraphAccess::split(
-      module, detail::filters(std::forward<F1>(f1), std::forward<F2>(f2), std::forward<F>(rest)...), false);
-  return detail::states_tuple<void>(states, std::make_index_sequence<2 + sizeof...(F)>{});
+      detail::readable(module), detail::filters(std::forward<F1>(f1), std::forward<F2>(f2), std::forward<F>(rest)...), false);
+  return detail::states_tuple(states, std::make_index_sequence<2 + sizeof...(F)>{});
 }
 
 // Writes the values of `states` into `module` in place, by path. Every path must exist in the

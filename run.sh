@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# nnx: set up, build and run on a fresh Debian 12 machine.
+#
+#   ./run.sh demo    install what is missing, build, run the demo (the lessons in examples/)
+#   ./run.sh test    install what is missing, build, run the whole test suite through ctest
+#   ./run.sh build   install what is missing and build only
+#
+# Missing Debian packages are installed with apt-get (through sudo when not root); the script says
+# which before it does. Everything is built in ./build; executables land in ./build/bin.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev)
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+install_missing() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "run.sh: installing missing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  install_missing
+  echo "run.sh: configuring and building (Release) in ./build with $JOBS jobs"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$JOBS"
+}
+
+case "${1:-}" in
+  demo)
+    build
+    for lesson in build/bin/01_modules build/bin/02_split_merge build/bin/03_eval_shape; do
+      printf '\n===== %s =====\n' "$(basename "$lesson")"
+      "$lesson"
+    done
+    ;;
+  test)
+    build
+    ctest --test-dir build --output-on-failure -j"$JOBS"
+    ;;
+  build)
+    build
+    ;;
+  *)
+    echo "usage: ./run.sh demo | test | build" >&2
+    exit 2
+    ;;
+esac
