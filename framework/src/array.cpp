@@ -53,6 +53,36 @@ std::size_t dtype_size(DType dtype) {
 
 bool dtype_is_floating(DType dtype) { return dtype == DType::float32 || dtype == DType::float64; }
 
+Shape::Shape(std::initializer_list<std::int64_t> dims) {
+  for (std::int64_t d : dims) push_back(d);
+}
+
+Shape::Shape(std::span<const std::int64_t> dims) {
+  for (std::int64_t d : dims) push_back(d);
+}
+
+void Shape::push_back(std::int64_t d) {
+  if (size_ == max_rank)
+    throw Error("shapes have at most " + std::to_string(max_rank) + " dimensions; cannot add another to " +
+                shape_string(*this));
+  dims_[size_++] = d;
+}
+
+void Shape::erase(std::size_t axis) {
+  for (std::size_t i = axis; i + 1 < size_; ++i) dims_[i] = dims_[i + 1];
+  --size_;
+}
+
+void Shape::insert(std::size_t axis, std::int64_t d) {
+  push_back(0);
+  for (std::size_t i = size_ - 1; i > axis; --i) dims_[i] = dims_[i - 1];
+  dims_[axis] = d;
+}
+
+bool Shape::operator==(const Shape& o) const {
+  return size_ == o.size_ && std::equal(begin(), end(), o.begin());
+}
+
 std::int64_t shape_numel(const Shape& shape) {
   std::int64_t n = 1;
   for (std::int64_t d : shape) {
@@ -91,13 +121,25 @@ struct Array::Storage {
 
 Array::Array() : shape_{0}, numel_(0) {}
 
+namespace {
+// shape_numel, also checking that numel * dtype_size (nbytes, the buffer size) fits in size_t:
+// otherwise the byte count wraps and a huge shape gets a tiny buffer.
+std::int64_t checked_numel(const Shape& shape, DType dtype) {
+  std::int64_t n = shape_numel(shape);
+  if (static_cast<std::uint64_t>(n) > std::numeric_limits<std::size_t>::max() / dtype_size(dtype))
+    throw Error("invalid shape " + shape_string(shape) + ": a " + std::string(dtype_name(dtype)) +
+                " array of that shape has more bytes than size_t can count");
+  return n;
+}
+}  // namespace
+
 Array::Array(Shape shape, DType dtype, std::shared_ptr<Storage> storage)
     : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {
-  numel_ = shape_numel(shape_);
+  numel_ = checked_numel(shape_, dtype_);
 }
 
 Array Array::make(Shape shape, DType dtype, const void* values) {
-  std::int64_t n = shape_numel(shape);
+  std::int64_t n = checked_numel(shape, dtype);
   if (abstract_mode) return Array(std::move(shape), dtype, nullptr);
   auto storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
   if (values) std::memcpy(storage->data, values, storage->bytes);
@@ -214,6 +256,7 @@ Array Array::reshape(Shape shape) const {
                 ": element counts differ");
   Array a = *this;
   a.shape_ = std::move(shape);
+  a.node_ = -1;  // not differentiated: nnx::reshape is the differentiable reshape
   return a;
 }
 

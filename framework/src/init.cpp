@@ -4,27 +4,10 @@
 #include <limits>
 
 #include "nnx/error.hpp"
+#include "nnx/portable_math.hpp"
 
 namespace nnx {
 
-namespace portable {
-double log(double x) {
-  if (!(x > 0) || std::isinf(x)) throw Error("portable::log: argument must be finite and > 0");
-  int e = 0;
-  double m = std::frexp(x, &e);  // exact: x = m * 2^e, m in [0.5, 1)
-  if (m < 0.70710678118654752440) {
-    m *= 2;
-    e -= 1;
-  }
-  // log(m) = 2 atanh(z), z = (m-1)/(m+1), |z| <= 0.1716: the series converges fast.
-  const double z = (m - 1) / (m + 1);
-  const double z2 = z * z;
-  double sum = 0;
-  for (int k = 12; k >= 1; --k) sum = z2 * (1.0 / (2 * k + 1) + sum);
-  const double log_m = 2 * z * (1 + sum);
-  return e * 0.69314718055994530942 + log_m;
-}
-}  // namespace portable
 
 namespace init {
 

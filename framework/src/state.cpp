@@ -13,7 +13,7 @@ const Variable& State::at(const Path& path) const {
   if (it != variables_.end()) return it->second;
   // Name what does exist at the deepest prefix of `path` that the State has, to point at typos.
   Path prefix = path;
-  std::vector<PathKey> near;
+  std::vector<PathKey> near = path.empty() ? children(prefix) : std::vector<PathKey>{};  // the root path
   while (!prefix.empty()) {
     prefix.pop_back();
     near = children(prefix);

@@ -34,6 +34,10 @@
 
 namespace nnx {
 
+namespace detail {
+struct TapeAccess;
+}
+
 // Element types. The numeric values are stable: later components write them to disk.
 enum class DType : std::uint8_t { float32 = 0, float64 = 1, int32 = 2, int64 = 3, uint32 = 4 };
 
@@ -49,7 +53,39 @@ template <> constexpr DType dtype_of<std::int32_t>() { return DType::int32; }
 template <> constexpr DType dtype_of<std::int64_t>() { return DType::int64; }
 template <> constexpr DType dtype_of<std::uint32_t>() { return DType::uint32; }
 
-using Shape = std::vector<std::int64_t>;
+// Dimensions of an array, stored inline (no heap allocation: Arrays are copied on hot paths).
+class Shape {
+ public:
+  static constexpr std::size_t max_rank = 8;
+  Shape() = default;
+  Shape(std::initializer_list<std::int64_t> dims);
+  explicit Shape(std::span<const std::int64_t> dims);
+  template <class It> Shape(It first, It last) {
+    for (; first != last; ++first) push_back(static_cast<std::int64_t>(*first));
+  }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::int64_t operator[](std::size_t i) const { return dims_[i]; }
+  std::int64_t& operator[](std::size_t i) { return dims_[i]; }
+  std::int64_t back() const { return dims_[size_ - 1]; }
+  std::int64_t& back() { return dims_[size_ - 1]; }
+  const std::int64_t* begin() const { return dims_; }
+  const std::int64_t* end() const { return dims_ + size_; }
+  std::int64_t* begin() { return dims_; }
+  std::int64_t* end() { return dims_ + size_; }
+  const std::int64_t* data() const { return dims_; }
+  void push_back(std::int64_t d);  // throws nnx::Error beyond max_rank
+  void pop_back() { --size_; }
+  void erase(std::size_t axis);
+  void insert(std::size_t axis, std::int64_t d);
+
+  bool operator==(const Shape& o) const;
+
+ private:
+  std::int64_t dims_[max_rank] = {};
+  std::uint32_t size_ = 0;
+};
 
 std::int64_t shape_numel(const Shape& shape);  // throws on negative dims or overflow
 std::string shape_string(const Shape& shape);  // "[32,4]"
@@ -118,7 +154,12 @@ class Array {
   bool shares_buffer() const;
   bool same_buffer(const Array& other) const { return storage_ && storage_ == other.storage_; }
 
+  // Autodiff: the node of the active gradient tape that computed this value, or -1 when it is not
+  // being differentiated (see autodiff.hpp). Copies carry the node along.
+  std::int32_t grad_node() const;
+
  private:
+  friend struct detail::TapeAccess;
   struct Storage;
   Array(Shape shape, DType dtype, std::shared_ptr<Storage> storage);
   const void* check_data(DType expected) const;
@@ -129,6 +170,8 @@ class Array {
   Shape shape_;
   std::int64_t numel_ = 0;
   DType dtype_ = DType::float32;
+  std::int32_t node_ = -1;   // tape node, valid only while tape_ is the active tape
+  std::uint32_t tape_ = 0;
 };
 
 // Bitwise equality of dtype, shape and contents. Abstract arrays are equal when dtype and shape are.

@@ -18,6 +18,7 @@
 #include <functional>
 
 #include "nnx/array.hpp"
+#include "nnx/portable_math.hpp"
 #include "nnx/rngs.hpp"
 
 namespace nnx {
@@ -51,10 +52,5 @@ double standard_normal(Key key, std::uint32_t index);     // N(0, 1)
 double truncated_standard_normal(Key key, std::uint32_t index, double lower, double upper);
 
 }  // namespace init
-
-// Portable math: results depend only on IEEE arithmetic, never on the platform's libm.
-namespace portable {
-double log(double x);  // x > 0; |relative error| < 1e-15
-}
 
 }  // namespace nnx

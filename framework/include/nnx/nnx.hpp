@@ -21,6 +21,7 @@
 #pragma once
 
 #include "nnx/array.hpp"
+#include "nnx/autodiff.hpp"
 #include "nnx/error.hpp"
 #include "nnx/filter.hpp"
 #include "nnx/graph.hpp"
@@ -34,9 +35,11 @@
 #include "nnx/nn/sequential.hpp"
 #include "nnx/ops.hpp"
 #include "nnx/path.hpp"
+#include "nnx/portable_math.hpp"
 #include "nnx/pure_dict.hpp"
 #include "nnx/rngs.hpp"
 #include "nnx/state.hpp"
+#include "nnx/threads.hpp"
 #include "nnx/variable.hpp"
 
 #if __has_include("nnx/models/mlp.hpp")

@@ -1,6 +1,5 @@
 #include "nnx/nn/batch_norm.hpp"
 
-#include "nnx/eigen.hpp"
 #include "nnx/error.hpp"
 #include "nnx/ops.hpp"
 
@@ -27,7 +26,7 @@ Array BatchNorm::operator()(const Array& x) {
   const Array& b = bias ? bias->value : none;
   if (!is_training()) return normalize(x, mean.value, var.value, s, b, epsilon);
   Array batch_mean, batch_var;
-  moments(x, batch_mean, batch_var);
+  Array y = batch_norm_train(x, s, b, epsilon, batch_mean, batch_var);
   if (!mean.value.is_abstract()) {
     // running = momentum * running + (1 - momentum) * batch, in the running statistics' dtype.
     auto update = [&](Array& running, const Array& batch) {
@@ -36,7 +35,7 @@ Array BatchNorm::operator()(const Array& x) {
     update(mean.value, batch_mean);
     update(var.value, batch_var);
   }
-  return normalize(x, batch_mean, batch_var, s, b, epsilon);
+  return y;
 }
 
 }  // namespace nnx

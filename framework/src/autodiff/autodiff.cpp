@@ -1,0 +1,58 @@
+#include "nnx/autodiff.hpp"
+
+#include "../graph_walk.hpp"
+#include "tape.hpp"
+
+namespace nnx::detail {
+
+namespace {
+// One tape per thread, reused so its buffers keep their capacity from step to step.
+Tape& thread_tape() {
+  static thread_local Tape tape;
+  return tape;
+}
+}  // namespace
+
+GradScope::GradScope(Module& module, const Filter& wrt) {
+  std::vector<Difference> integer;
+  for (auto& [path, var] : walk_graph(module).variables) {
+    if (!wrt(path, *var)) continue;
+    if (!dtype_is_floating(var->value.dtype()))
+      integer.push_back({path, Difference::What::dtype, "float32 or float64", var->value.shape_dtype().str()});
+    variables_.emplace_back(path, var);
+  }
+  if (!integer.empty())
+    throw StructureError("value_and_grad: only floating-point variables can be differentiated", std::move(integer),
+                         "differentiate with respect to nnx::Param{} (the default) or a filter that selects "
+                         "float variables");
+  Tape& tape = thread_tape();
+  tape.start();
+  for (auto& [path, var] : variables_) nodes_.push_back(tape.add_leaf(var->value));
+}
+
+GradScope::~GradScope() {
+  if (finished_) return;
+  for (auto& [path, var] : variables_) TapeAccess::clear(var->value);
+  thread_tape().reset();
+}
+
+State GradScope::finish(const Array& loss) {
+  Tape& tape = thread_tape();
+  if (loss.numel() != 1 || !dtype_is_floating(loss.dtype()))
+    throw Error("value_and_grad: the loss function must return a floating-point scalar (one element), got " +
+                loss.shape_dtype().str() + "; reduce it, e.g. with nnx::mean");
+  tape.backward(loss);
+  State::Map grads;
+  for (std::size_t i = 0; i < variables_.size(); ++i) {
+    Variable* var = variables_[i].second;
+    const Array* g = tape.grad(nodes_[i]);
+    Array value = g ? *g : Array::zeros(var->value.shape(), var->value.dtype());
+    grads.emplace_hint(grads.end(), std::move(variables_[i].first), Variable(var->kind(), std::move(value)));
+    TapeAccess::clear(var->value);
+  }
+  tape.reset();
+  finished_ = true;
+  return State(std::move(grads));
+}
+
+}  // namespace nnx::detail

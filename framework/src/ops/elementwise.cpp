@@ -1,0 +1,191 @@
+// Elementwise arithmetic with NumPy broadcasting, and its gradients.
+#include <cmath>
+
+#include "kernels.hpp"
+#include "nnx/ops.hpp"
+#include "nnx/portable_math.hpp"
+
+namespace nnx {
+
+using detail::Tape;
+
+namespace {
+// Forward of a broadcasting binary op: out = f(a, b).
+template <class F> Array binary(const char* op, const Array& a, const Array& b, F f) {
+  detail::check_same_dtype(op, a, b);
+  const detail::Broadcast p = detail::broadcast(op, a.shape(), b.shape());
+  if (a.is_abstract() || b.is_abstract()) return Array::abstract(p.out, a.dtype());
+  Array out = Array::empty(p.out, a.dtype());
+  detail::floating(op, a, [&](auto t) {
+    using T = decltype(t);
+    detail::broadcast_apply<T>(p, a.data<T>(), b.data<T>(), out.mutable_data<T>(), f);
+  });
+  return out;
+}
+
+// Records a binary op: ga(g) and gb(g) give full-shape gradients, summed back to each input's shape.
+template <class GA, class GB> void record_binary(Array& out, const Array& a, const Array& b, GA ga, GB gb) {
+  Tape* tape = detail::recording_for({&a, &b});
+  if (!tape) return;
+  const std::int32_t na = a.grad_node(), nb = b.grad_node();
+  const Shape sa = a.shape(), sb = b.shape();
+  tape->record(out, [=](const Array& g) {
+    if (na >= 0) tape->accumulate(na, detail::sum_to_shape(ga(g), sa));
+    if (nb >= 0) tape->accumulate(nb, detail::sum_to_shape(gb(g), sb));
+  });
+}
+}  // namespace
+
+Array add(const Array& a, const Array& b) {
+  Array out = binary("add", a, b, [](auto x, auto y) { return x + y; });
+  record_binary(out, a, b, [](const Array& g) { return g; }, [](const Array& g) { return g; });
+  return out;
+}
+
+Array sub(const Array& a, const Array& b) {
+  Array out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  record_binary(out, a, b, [](const Array& g) { return g; }, [](const Array& g) { return neg(g); });
+  return out;
+}
+
+Array mul(const Array& a, const Array& b) {
+  Array out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
+  record_binary(out, a, b, [b](const Array& g) { return mul(g, b); }, [a](const Array& g) { return mul(g, a); });
+  return out;
+}
+
+Array div(const Array& a, const Array& b) {
+  Array out = binary("div", a, b, [](auto x, auto y) { return x / y; });
+  record_binary(
+      out, a, b, [b](const Array& g) { return div(g, b); },
+      [a, b](const Array& g) { return neg(div(mul(g, a), mul(b, b))); });
+  return out;
+}
+
+Array maximum(const Array& a, const Array& b) {
+  Array out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
+  // Masks in the broadcast shape: 1 where a wins (ties go to a), else 0.
+  auto a_wins = [a, b]() { return binary("maximum", a, b, [](auto x, auto y) { return decltype(x)(x >= y ? 1 : 0); }); };
+  record_binary(
+      out, a, b, [=](const Array& g) { return mul(g, a_wins()); },
+      [=](const Array& g) { return mul(g, add_scalar(neg(a_wins()), 1.0)); });
+  return out;
+}
+
+Array scale(const Array& a, double factor) {
+  Array out = detail::map_unary("scale", a, [factor](auto v) { return static_cast<decltype(v)>(v * factor); });
+  detail::record_unary(out, a, [factor](double, double) { return factor; });
+  return out;
+}
+
+Array add_scalar(const Array& a, double value) {
+  Array out = detail::map_unary("add_scalar", a, [value](auto v) { return static_cast<decltype(v)>(v + value); });
+  detail::record_unary(out, a, [](double, double) { return 1.0; });
+  return out;
+}
+
+Array neg(const Array& a) {
+  Array out = detail::map_unary("neg", a, [](auto v) { return -v; });
+  detail::record_unary(out, a, [](double, double) { return -1.0; });
+  return out;
+}
+
+Array exp(const Array& a) {
+  Array out = detail::map_unary("exp", a, [](auto v) { return static_cast<decltype(v)>(portable::exp(v)); });
+  detail::record_unary(out, a, [](double, double y) { return y; });
+  return out;
+}
+
+Array log(const Array& a) {
+  Array out = detail::map_unary("log", a, [](auto v) {
+    using T = decltype(v);
+    if (v < 0 || std::isnan(v)) return std::numeric_limits<T>::quiet_NaN();
+    if (v == 0) return -std::numeric_limits<T>::infinity();
+    return static_cast<T>(portable::log(v));
+  });
+  detail::record_unary(out, a, [](double x, double) { return 1.0 / x; });
+  return out;
+}
+
+Array sqrt(const Array& a) {
+  Array out = detail::map_unary("sqrt", a, [](auto v) { return std::sqrt(v); });  // IEEE: correctly rounded
+  detail::record_unary(out, a, [](double, double y) { return 0.5 / y; });
+  return out;
+}
+
+Array pow(const Array& a, double exponent) {
+  auto power = [exponent](double v) {
+    if (exponent == 2.0) return v * v;
+    if (exponent == 1.0) return v;
+    if (exponent == 0.5) return std::sqrt(v);
+    if (exponent == std::floor(exponent) && std::fabs(exponent) <= 64) {  // exact repeated multiplication
+      double r = 1, b = v;
+      for (long long e = static_cast<long long>(std::fabs(exponent)); e; e >>= 1, b *= b)
+        if (e & 1) r *= b;
+      return exponent < 0 ? 1.0 / r : r;
+    }
+    if (v < 0) return std::numeric_limits<double>::quiet_NaN();
+    if (v == 0) return exponent > 0 ? 0.0 : std::numeric_limits<double>::infinity();
+    return portable::exp(exponent * portable::log(v));
+  };
+  Array out = detail::map_unary("pow", a, [power](auto v) { return static_cast<decltype(v)>(power(v)); });
+  detail::record_unary(out, a, [exponent, power](double x, double) {
+    return exponent == 0 ? 0.0 : exponent * (exponent == 1 ? 1.0 : (exponent == 2 ? x : power(x) / x));
+  });
+  return out;
+}
+
+Array square(const Array& a) { return pow(a, 2.0); }
+
+Array abs(const Array& a) {
+  Array out = detail::map_unary("abs", a, [](auto v) { return v < 0 ? -v : v; });
+  detail::record_unary(out, a, [](double x, double) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); });
+  return out;
+}
+
+Array clip(const Array& a, double lo, double hi) {
+  if (!(lo <= hi)) throw Error("clip: lower bound " + std::to_string(lo) + " is above upper bound " + std::to_string(hi));
+  Array out = detail::map_unary("clip", a, [lo, hi](auto v) {
+    using T = decltype(v);
+    return v < static_cast<T>(lo) ? static_cast<T>(lo) : (v > static_cast<T>(hi) ? static_cast<T>(hi) : v);
+  });
+  detail::record_unary(out, a, [lo, hi](double x, double) { return (x >= lo && x <= hi) ? 1.0 : 0.0; });
+  return out;
+}
+
+Array where(const Array& cond, const Array& a, const Array& b) {
+  detail::check_same_dtype("where", a, b);
+  if (!(cond.shape() == a.shape()) || !(a.shape() == b.shape()))
+    throw Error("where: cond, a and b must have one shape, got " + cond.shape_dtype().str() + ", " +
+                a.shape_dtype().str() + ", " + b.shape_dtype().str());
+  Array mask = cond.astype(a.dtype());
+  detail::floating("where", mask, [&](auto t) {
+    using T = decltype(t);
+    T* m = mask.mutable_data<T>();
+    for (std::int64_t i = 0; i < mask.numel(); ++i) m[i] = m[i] != 0 ? T(1) : T(0);
+  });
+  Array out = binary("where", a, b, [](auto x, auto) { return x; });
+  detail::floating("where", out, [&](auto t) {
+    using T = decltype(t);
+    T* o = out.mutable_data<T>();
+    const T* m = mask.data<T>();
+    const T* y = b.data<T>();
+    for (std::int64_t i = 0; i < out.numel(); ++i) o[i] = m[i] != 0 ? o[i] : y[i];
+  });
+  record_binary(
+      out, a, b, [mask](const Array& g) { return mul(g, mask); },
+      [mask](const Array& g) { return mul(g, add_scalar(neg(mask), 1.0)); });
+  return out;
+}
+
+Array greater(const Array& a, const Array& b) {
+  return binary("greater", a, b, [](auto x, auto y) { return decltype(x)(x > y ? 1 : 0); });
+}
+
+Array stop_gradient(const Array& a) {
+  Array out = a;
+  detail::TapeAccess::clear(out);
+  return out;
+}
+
+}  // namespace nnx

@@ -1,0 +1,119 @@
+// Internal: shared machinery of the ops — dtype dispatch, NumPy broadcasting, elementwise maps,
+// and gradient recording. Loops run in row-major order, so every reduction has a fixed order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "../autodiff/tape.hpp"
+#include "nnx/array.hpp"
+#include "nnx/error.hpp"
+
+namespace nnx::detail {
+
+// Calls f(T{}) with T = float or double; other dtypes are an error naming the operation.
+template <class F> decltype(auto) floating(const char* op, const Array& a, F&& f) {
+  if (a.dtype() == DType::float32) return f(float{});
+  if (a.dtype() == DType::float64) return f(double{});
+  throw Error(std::string(op) + ": expected a float32 or float64 array, got " + a.shape_dtype().str());
+}
+
+void check_same_dtype(const char* op, const Array& a, const Array& b);
+int normalize_axis(const char* op, int axis, int rank);
+
+// Two shapes broadcast against each other: the result shape and, per result axis, each input's
+// stride in elements (0 where the input is stretched).
+struct Broadcast {
+  Shape out;
+  std::int64_t a_stride[Shape::max_rank] = {};
+  std::int64_t b_stride[Shape::max_rank] = {};
+};
+Broadcast broadcast(const char* op, const Shape& a, const Shape& b);
+
+// out[i] = f(a[.], b[.]) over the broadcast shape; the innermost loop is specialised on strides.
+template <class T, class F> void broadcast_apply(const Broadcast& p, const T* a, const T* b, T* out, F f) {
+  const std::size_t n = p.out.size();
+  if (n == 0) {
+    out[0] = f(a[0], b[0]);
+    return;
+  }
+  const std::int64_t inner = p.out[n - 1];
+  const std::int64_t numel = shape_numel(p.out);
+  if (numel == 0) return;
+  const std::int64_t sa = p.a_stride[n - 1], sb = p.b_stride[n - 1];
+  std::int64_t index[Shape::max_rank] = {};
+  std::int64_t ao = 0, bo = 0;
+  for (std::int64_t o = 0; o < numel / inner; ++o) {
+    T* z = out + o * inner;
+    const T* x = a + ao;
+    const T* y = b + bo;
+    if (sa == 1 && sb == 1)
+      for (std::int64_t i = 0; i < inner; ++i) z[i] = f(x[i], y[i]);
+    else if (sa == 1)
+      for (std::int64_t i = 0; i < inner; ++i) z[i] = f(x[i], y[0]);
+    else if (sb == 1)
+      for (std::int64_t i = 0; i < inner; ++i) z[i] = f(x[0], y[i]);
+    else
+      for (std::int64_t i = 0; i < inner; ++i) z[i] = f(x[0], y[0]);
+    for (std::size_t d = n - 1; d-- > 0;) {
+      ao += p.a_stride[d];
+      bo += p.b_stride[d];
+      if (++index[d] < p.out[d]) break;
+      ao -= p.a_stride[d] * p.out[d];
+      bo -= p.b_stride[d] * p.out[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// Sums `g` (of a broadcast result's shape) down to `shape`: the gradient of a broadcast input.
+Array sum_to_shape(const Array& g, const Shape& shape);
+
+// out[i] = f(x[i]) in x's dtype (float32 / float64).
+template <class F> Array map_unary(const char* op, const Array& x, F f) {
+  if (x.is_abstract()) return Array::abstract(x.shape(), x.dtype());
+  Array out = Array::empty(x.shape(), x.dtype());
+  floating(op, x, [&](auto t) {
+    using T = decltype(t);
+    const T* p = x.data<T>();
+    T* q = out.mutable_data<T>();
+    const std::int64_t n = x.numel();
+    for (std::int64_t i = 0; i < n; ++i) q[i] = f(p[i]);
+  });
+  return out;
+}
+
+// out[i] = f(x[i], y[i]) for two equal-shaped arrays (gradients: g times a local derivative).
+template <class F> Array map_binary_same(const char* op, const Array& x, const Array& y, F f) {
+  Array out = Array::empty(x.shape(), x.dtype());
+  floating(op, x, [&](auto t) {
+    using T = decltype(t);
+    const T* p = x.data<T>();
+    const T* q = y.data<T>();
+    T* r = out.mutable_data<T>();
+    const std::int64_t n = x.numel();
+    for (std::int64_t i = 0; i < n; ++i) r[i] = f(p[i], q[i]);
+  });
+  return out;
+}
+
+// Records a unary op whose gradient is g * local(x, y) elementwise.
+template <class Local> void record_unary(Array& y, const Array& x, Local local) {
+  Tape* tape = recording_for({&x});
+  if (!tape) return;
+  const std::int32_t node = x.grad_node();
+  tape->record(y, [tape, node, x, y_value = y, local](const Array& g) {
+    Array gx = Array::empty(x.shape(), x.dtype());
+    floating("backward", x, [&](auto t) {
+      using T = decltype(t);
+      const T* gp = g.data<T>();
+      const T* xp = x.data<T>();
+      const T* yp = y_value.data<T>();
+      T* out = gx.mutable_data<T>();
+      for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = gp[i] * static_cast<T>(local(xp[i], yp[i]));
+    });
+    tape->accumulate(node, std::move(gx));
+  });
+}
+
+}  // namespace nnx::detail

@@ -1,0 +1,162 @@
+// Matrix products and transposes, with gradients. Products run on Eigen's GEMM; large ones are
+// split by output rows across threads. Eigen's blocking is pinned (fixed cache sizes) so every
+// machine sums in the same order: determinism does not depend on the CPU's cache sizes.
+#include <omp.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <numeric>
+
+#include "kernels.hpp"
+#include "nnx/eigen.hpp"
+#include "nnx/ops.hpp"
+#include "nnx/threads.hpp"
+
+namespace nnx {
+
+namespace {
+std::atomic<int> g_threads{[] {
+  const char* env = std::getenv("NNX_NUM_THREADS");
+  const int n = env ? std::atoi(env) : 1;
+  return n >= 1 ? n : 1;
+}()};
+
+void pin_eigen_blocking() {
+  static const bool pinned = [] {
+    Eigen::setCpuCacheSizes(32 * 1024, 1024 * 1024, 8 * 1024 * 1024);
+    return true;
+  }();
+  (void)pinned;
+}
+
+// Below this many multiply-adds a second thread costs more than it saves.
+constexpr double kParallelWork = 1 << 18;
+
+// C (m x n) = op(A) * op(B); op transposes when asked. Row-major buffers.
+template <class T>
+void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, Eigen::Index m, Eigen::Index n, Eigen::Index k) {
+  pin_eigen_blocking();
+  using Map = eigen::ConstMatrixMap<T>;
+  eigen::MatrixMap<T> C(c, m, n);
+  auto run = [&](Eigen::Index r0, Eigen::Index rows) {
+    if (!trans_a && !trans_b)
+      C.middleRows(r0, rows).noalias() = Map(a, m, k).middleRows(r0, rows) * Map(b, k, n);
+    else if (trans_a && !trans_b)
+      C.middleRows(r0, rows).noalias() = Map(a, k, m).transpose().middleRows(r0, rows) * Map(b, k, n);
+    else if (!trans_a && trans_b)
+      C.middleRows(r0, rows).noalias() = Map(a, m, k).middleRows(r0, rows) * Map(b, n, k).transpose();
+    else
+      C.middleRows(r0, rows).noalias() = Map(a, k, m).transpose().middleRows(r0, rows) * Map(b, n, k).transpose();
+  };
+  const int threads = g_threads.load(std::memory_order_relaxed);
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (threads <= 1 || work < kParallelWork || m < 2 * 16) {
+    run(0, m);
+    return;
+  }
+  // Chunks of whole rows, a multiple of 16 so Eigen's kernels see the same panels at any split.
+  const int parts = threads;
+  const Eigen::Index chunk = ((m + parts - 1) / parts + 15) / 16 * 16;
+#pragma omp parallel for num_threads(parts) schedule(static)
+  for (int p = 0; p < parts; ++p) {
+    const Eigen::Index r0 = p * chunk;
+    if (r0 < m) run(r0, std::min(chunk, m - r0));
+  }
+}
+
+template <class T>
+Array matmul_impl(const Array& a, const Array& b, bool trans_a, bool trans_b, Shape out_shape) {
+  Array out = Array::empty(std::move(out_shape), a.dtype());
+  const Eigen::Index m = eigen::rows_of(out), n = eigen::cols_of(out);
+  const Eigen::Index k = trans_a ? eigen::rows_of(a) : eigen::cols_of(a);
+  gemm<T>(trans_a, trans_b, a.data<T>(), b.data<T>(), out.mutable_data<T>(), m, n, k);
+  return out;
+}
+}  // namespace
+
+void set_num_threads(int threads) {
+  if (threads < 1) throw Error("set_num_threads: expected a thread count >= 1, got " + std::to_string(threads));
+  g_threads = threads;
+}
+int num_threads() { return g_threads.load(); }
+
+Array matmul(const Array& a, const Array& b) {
+  detail::check_same_dtype("matmul", a, b);
+  if (a.ndim() < 1 || b.ndim() != 2 || a.dim(-1) != b.dim(0))
+    throw Error("matmul: cannot multiply " + a.shape_dtype().str() + " by " + b.shape_dtype().str() +
+                "; expected (..., k) x (k, n)");
+  Shape shape = a.shape();
+  shape.back() = b.dim(1);
+  if (a.is_abstract() || b.is_abstract()) return Array::abstract(shape, a.dtype());
+  Array out = detail::floating("matmul", a, [&](auto t) { return matmul_impl<decltype(t)>(a, b, false, false, shape); });
+  if (detail::Tape* tape = detail::recording_for({&a, &b})) {
+    const std::int32_t na = a.grad_node(), nb = b.grad_node();
+    tape->record(out, [=](const Array& g) {
+      detail::floating("matmul backward", g, [&](auto t) {
+        using T = decltype(t);
+        if (na >= 0) tape->accumulate(na, matmul_impl<T>(g, b, false, true, a.shape()));      // g . b^T
+        if (nb >= 0) {
+          const Shape flat{eigen::rows_of(a), a.dim(-1)};
+          tape->accumulate(nb, matmul_impl<T>(a.reshape(flat), g.reshape({eigen::rows_of(g), g.dim(-1)}), true,
+                                              false, b.shape()));  // a^T . g
+        }
+      });
+    });
+  }
+  return out;
+}
+
+Array transpose(const Array& a, std::vector<int> axes) {
+  const int rank = a.ndim();
+  if (axes.empty()) {
+    axes.resize(static_cast<std::size_t>(rank));
+    std::iota(axes.rbegin(), axes.rend(), 0);
+  }
+  if (static_cast<int>(axes.size()) != rank)
+    throw Error("transpose: expected " + std::to_string(rank) + " axes for " + a.shape_dtype().str() + ", got " +
+                std::to_string(axes.size()));
+  std::vector<bool> seen(static_cast<std::size_t>(rank), false);
+  Shape out_shape;
+  for (int& ax : axes) {
+    ax = detail::normalize_axis("transpose", ax, rank);
+    if (seen[static_cast<std::size_t>(ax)]) throw Error("transpose: axis " + std::to_string(ax) + " repeated");
+    seen[static_cast<std::size_t>(ax)] = true;
+    out_shape.push_back(a.shape()[static_cast<std::size_t>(ax)]);
+  }
+  if (a.is_abstract()) return Array::abstract(out_shape, a.dtype());
+  Array out = Array::empty(out_shape, a.dtype());
+  detail::floating("transpose", a, [&](auto t) {
+    using T = decltype(t);
+    if (rank == 2 && axes[0] == 1) {
+      eigen::mutable_matrix<T>(out) = eigen::matrix<T>(a).transpose();
+      return;
+    }
+    std::int64_t in_strides[Shape::max_rank];
+    std::int64_t s = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      in_strides[d] = s;
+      s *= a.shape()[static_cast<std::size_t>(d)];
+    }
+    const T* src = a.data<T>();
+    T* dst = out.mutable_data<T>();
+    std::int64_t index[Shape::max_rank] = {};
+    for (std::int64_t i = 0; i < out.numel(); ++i) {
+      std::int64_t off = 0;
+      for (int d = 0; d < rank; ++d) off += index[d] * in_strides[axes[static_cast<std::size_t>(d)]];
+      dst[i] = src[off];
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++index[d] < out_shape[static_cast<std::size_t>(d)]) break;
+        index[d] = 0;
+      }
+    }
+  });
+  if (detail::Tape* tape = detail::recording_for({&a})) {
+    std::vector<int> inverse(axes.size());
+    for (std::size_t i = 0; i < axes.size(); ++i) inverse[static_cast<std::size_t>(axes[i])] = static_cast<int>(i);
+    const std::int32_t node = a.grad_node();
+    tape->record(out, [=](const Array& g) { tape->accumulate(node, transpose(g, inverse)); });
+  }
+  return out;
+}
+
+}  // namespace nnx
