@@ -8,6 +8,7 @@
 #include <typeinfo>
 
 #include "graph_walk.hpp"
+#include "nnx/error.hpp"
 
 namespace nnx {
 
@@ -16,6 +17,27 @@ std::string Module::type_name() const {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
   return status == 0 && demangled ? std::string(demangled.get()) : std::string(mangled);
+}
+
+void Visitor::visit_state(const PathKey& key, State& state) {
+  begin_container(key, "dict");
+  Path open;  // the containers currently open below `key`
+  for (auto& [path, var] : state) {
+    if (path.empty()) throw Error("a State field cannot hold a variable at the empty path");
+    std::size_t common = 0;
+    while (common < open.size() && common + 1 < path.size() && open[common] == path[common]) ++common;
+    while (open.size() > common) {
+      end_container();
+      open.pop_back();
+    }
+    for (std::size_t i = common; i + 1 < path.size(); ++i) {
+      begin_container(path[i], "dict");
+      open.push_back(path[i]);
+    }
+    on_variable(path.back(), var);
+  }
+  for (std::size_t i = 0; i < open.size(); ++i) end_container();
+  end_container();
 }
 
 void Module::set_training(bool training) {

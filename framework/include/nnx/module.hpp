@@ -21,6 +21,7 @@
 //   std::vector<T>                                  -> children at `name/0`, `name/1`, ... (integer keys)
 //   std::map<std::string, T>                        -> children at `name/<key>`
 //   std::optional<T>                                -> like T when set, absent otherwise
+//   State                                           -> its variables at `name/<path>` (Optimizer's opt_state)
 //   arithmetic types, enums, std::string            -> static attributes (GraphDef records them)
 //
 // Copying: the C++ copy of a Module copies its Variables (values copy-on-write, see array.hpp) and
@@ -40,6 +41,7 @@
 
 #include "nnx/array.hpp"
 #include "nnx/path.hpp"
+#include "nnx/state.hpp"
 #include "nnx/variable.hpp"
 
 namespace nnx {
@@ -68,6 +70,9 @@ class Visitor {
   virtual void end_container() = 0;
 
   template <class T> void operator()(const PathKey& key, T& field);
+
+  // A State field: its variables appear below `key` at their paths (containers for the keys between).
+  void visit_state(const PathKey& key, State& state);
 };
 
 class Module {
@@ -131,6 +136,8 @@ template <class T> void Visitor::operator()(const PathKey& key, T& field) {
     on_variable(key, field);
   } else if constexpr (std::derived_from<U, Module>) {
     on_module(key, field);
+  } else if constexpr (std::is_same_v<U, State>) {
+    visit_state(key, field);
   } else if constexpr (detail::is_shared_ptr<U>::value) {
     static_assert(std::derived_from<typename U::element_type, Module>,
                   "nnx: a std::shared_ptr field must point to a Module");

@@ -22,10 +22,12 @@
 
 #include "nnx/array.hpp"
 #include "nnx/autodiff.hpp"
+#include "nnx/data.hpp"
 #include "nnx/error.hpp"
 #include "nnx/filter.hpp"
 #include "nnx/graph.hpp"
 #include "nnx/init.hpp"
+#include "nnx/losses.hpp"
 #include "nnx/module.hpp"
 #include "nnx/nn/activation.hpp"
 #include "nnx/nn/batch_norm.hpp"
@@ -34,12 +36,15 @@
 #include "nnx/nn/linear.hpp"
 #include "nnx/nn/sequential.hpp"
 #include "nnx/ops.hpp"
+#include "nnx/optim.hpp"
 #include "nnx/path.hpp"
 #include "nnx/portable_math.hpp"
+#include "nnx/progress.hpp"
 #include "nnx/pure_dict.hpp"
 #include "nnx/rngs.hpp"
 #include "nnx/state.hpp"
 #include "nnx/threads.hpp"
+#include "nnx/train.hpp"
 #include "nnx/variable.hpp"
 
 #if __has_include("nnx/models/mlp.hpp")

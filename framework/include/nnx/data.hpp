@@ -1,0 +1,107 @@
+// nnx/data.hpp — datasets and a resumable, deterministic mini-batch iterator.
+//
+//   nnx::Dataset train = nnx::datasets::two_spirals(2000, 0.1, nnx::key_from_seed(0));
+//   nnx::Dataset iris = nnx::load_csv("iris.csv", {.label_column = "species"});
+//   nnx::DataLoader loader(train, 64, rngs);         // shuffles with a key drawn from rngs("data")
+//   nnx::Batch batch = loader.next();               // batch.x (64, features), batch.y (64)
+//   nnx::state(loader);                              // epoch, index, key: save it with the model
+//
+// The loader's position is a small State (kind DataState, plus its RngKey): restoring it with
+// nnx::update(loader, saved) makes the next batches exactly those the interrupted run would have
+// seen. Epoch e is shuffled by a Fisher-Yates permutation drawn from fold_in(key, e).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nnx/array.hpp"
+#include "nnx/module.hpp"
+#include "nnx/rngs.hpp"
+
+namespace nnx {
+
+NNX_VARIABLE_KIND(DataState, Variable, "DataState");
+
+// Examples in rows: features (n, f) and labels (n) (class indices, int32) or (n, k) (targets).
+struct Dataset {
+  Array features;
+  Array labels;
+
+  std::int64_t size() const { return features.ndim() ? features.dim(0) : 0; }
+  Dataset rows(std::int64_t begin, std::int64_t end) const;  // a copy of rows [begin, end)
+  // The first `fraction` of rows and the rest (deterministic; shuffle first if the data is ordered).
+  std::pair<Dataset, Dataset> split(double fraction) const;
+  Dataset shuffled(Key key) const;
+};
+
+// Builds a Dataset, checking that features and labels have the same number of rows.
+Dataset make_dataset(Array features, Array labels);
+
+struct CsvOptions {
+  std::string label_column = "label";
+  DType feature_dtype = DType::float32;
+  DType label_dtype = DType::int32;  // int32 class indices, or float32 / float64 targets
+  char delimiter = ',';
+};
+// A header row, then numeric rows; every column but the label column is a feature. A bad cell is
+// an error naming the file, line, column and the text found.
+Dataset load_csv(const std::string& path, const CsvOptions& options = {});
+
+namespace datasets {
+// Two interleaved spirals, labels 0 / 1, features float32 (n, 2). `noise` is a stddev.
+Dataset two_spirals(std::int64_t n, double noise, Key key);
+// `centers` Gaussian blobs in `dim` dimensions with centres drawn in [-5, 5]^dim.
+Dataset blobs(std::int64_t n, std::int64_t centers, std::int64_t dim, double stddev, Key key);
+// Two interleaving half circles, labels 0 / 1.
+Dataset moons(std::int64_t n, double noise, Key key);
+// y = sin(x) + noise for x uniform in [-pi, pi]; labels float32 (n, 1).
+Dataset sine(std::int64_t n, double noise, Key key);
+}  // namespace datasets
+
+struct Batch {
+  Array x, y;
+};
+
+struct DataLoaderOptions {
+  bool shuffle = true;
+  bool drop_last = true;       // a short final batch is skipped (every batch has batch_size rows)
+  std::string stream = "data"; // the Rngs stream the shuffling key is drawn from
+};
+
+class DataLoader : public Module {
+ public:
+  DataLoader(Dataset data, std::int64_t batch_size, Rngs& rngs, DataLoaderOptions options = {});
+
+  Batch next();                        // the next batch; starts a new epoch when one is exhausted
+  std::int64_t epoch() const;          // epochs completed
+  std::int64_t index() const;          // position in the current epoch's order
+  std::int64_t batches_per_epoch() const;
+  const Dataset& data() const { return data_; }
+
+  DataState epoch_var;  // int64 scalar
+  DataState index_var;  // int64 scalar
+  RngKey key;           // uint32[2], tag "data"
+
+  std::string type_name() const override { return "DataLoader"; }
+  void visit(Visitor& v) override {
+    v("epoch", epoch_var);
+    v("index", index_var);
+    v("key", key);
+    v("batch_size", batch_size_);
+  }
+  NNX_CLONE_OBJECT()
+
+ private:
+  const std::vector<std::int64_t>& order();  // the current epoch's permutation (cached)
+
+  Dataset data_;
+  std::int64_t batch_size_;
+  DataLoaderOptions options_;
+  std::vector<std::int64_t> order_;
+  std::int64_t order_epoch_ = -1;
+  Key order_key_{};
+  Array batch_x_, batch_y_;  // reused buffers: no allocation per batch in steady state
+};
+
+}  // namespace nnx

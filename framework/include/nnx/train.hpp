@@ -1,0 +1,47 @@
+// nnx/train.hpp — helpers that keep the training loop in user code, but short.
+//
+//   nnx::Optimizer opt(model, nnx::optim::adam(1e-3));
+//   for (int step = 1; step <= steps; ++step) {
+//     nnx::Batch b = loader.next();
+//     nnx::Array loss = nnx::train_step(model, opt, [&](auto& m) { return nnx::softmax_cross_entropy(m(b.x), b.y); });
+//   }
+//   nnx::Evaluation e = nnx::evaluate(model, test, nnx::softmax_cross_entropy);
+//   e.loss; e.accuracy;
+#pragma once
+
+#include <functional>
+
+#include "nnx/autodiff.hpp"
+#include "nnx/data.hpp"
+#include "nnx/losses.hpp"
+#include "nnx/ops.hpp"
+#include "nnx/optim.hpp"
+
+namespace nnx {
+
+// Forward, backward and update in one call; returns the loss.
+template <class M, class F> Array train_step(M& model, Optimizer& optimizer, F&& loss_fn) {
+  auto result = value_and_grad(model, std::forward<F>(loss_fn));
+  optimizer.update(model, result.grads);
+  return result.value;
+}
+
+struct Evaluation {
+  double loss = 0;      // mean over examples
+  double accuracy = 0;  // for integer class labels (or one logit and 0/1 labels); else 0
+  std::int64_t examples = 0;
+};
+
+namespace detail {
+Evaluation evaluate_batches(Module& model, const std::function<Array(const Array&)>& forward, const Dataset& data,
+                            const std::function<Array(const Array&, const Array&)>& loss, std::int64_t batch_size);
+}
+
+// Runs `model` over `data` in evaluation mode (training mode is restored after), in batches.
+template <class M>
+Evaluation evaluate(M& model, const Dataset& data, const std::function<Array(const Array&, const Array&)>& loss,
+                    std::int64_t batch_size = 1024) {
+  return detail::evaluate_batches(model, [&model](const Array& x) { return model(x); }, data, loss, batch_size);
+}
+
+}  // namespace nnx

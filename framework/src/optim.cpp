@@ -1,0 +1,328 @@
+#include "nnx/optim.hpp"
+
+#include <cmath>
+
+#include "graph_walk.hpp"
+#include "nnx/eigen.hpp"
+#include "nnx/portable_math.hpp"
+#include "ops/kernels.hpp"
+
+namespace nnx {
+
+namespace {
+// base^n by repeated squaring: exact IEEE operations, the same bits everywhere (unlike std::pow).
+double power(double base, std::int64_t n) {
+  double result = 1.0;
+  for (; n > 0; n >>= 1, base *= base)
+    if (n & 1) result *= base;
+  return result;
+}
+
+template <class T> using Vec = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> Vec<T> as_vec(Array& a) { return Vec<T>(a.mutable_data<T>(), a.numel()); }
+template <class T> Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> as_vec(const Array& a) {
+  return Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(a.data<T>(), a.numel());
+}
+
+// Calls f(T{}, i) for each parameter i, with T its dtype.
+template <class F> void for_each_param(optim::UpdateContext& ctx, F f) {
+  for (std::size_t i = 0; i < ctx.updates.size(); ++i)
+    detail::floating("optimizer", *ctx.updates[i], [&](auto t) { f(t, i); });
+}
+}  // namespace
+
+namespace schedules {
+Schedule constant(double value) {
+  return [value](std::int64_t) { return value; };
+}
+
+Schedule linear(double init, double end, std::int64_t transition_steps, std::int64_t begin) {
+  if (transition_steps <= 0) throw Error("schedules::linear: transition_steps must be > 0");
+  return [=](std::int64_t step) {
+    const std::int64_t s = std::clamp<std::int64_t>(step - begin, 0, transition_steps);
+    return init + (end - init) * static_cast<double>(s) / static_cast<double>(transition_steps);
+  };
+}
+
+Schedule cosine_decay(double init, std::int64_t decay_steps, double alpha) {
+  if (decay_steps <= 0) throw Error("schedules::cosine_decay: decay_steps must be > 0");
+  return [=](std::int64_t step) {
+    const double frac = static_cast<double>(std::min(step, decay_steps)) / static_cast<double>(decay_steps);
+    const double cosine = 0.5 * (1.0 + portable::cos(3.14159265358979323846 * frac));
+    return init * ((1.0 - alpha) * cosine + alpha);
+  };
+}
+
+Schedule warmup_cosine_decay(double init, double peak, std::int64_t warmup_steps, std::int64_t decay_steps, double end) {
+  if (warmup_steps < 0 || decay_steps <= warmup_steps)
+    throw Error("schedules::warmup_cosine_decay: need 0 <= warmup_steps < decay_steps, got warmup_steps = " +
+                std::to_string(warmup_steps) + ", decay_steps = " + std::to_string(decay_steps));
+  Schedule warm = warmup_steps > 0 ? linear(init, peak, warmup_steps) : constant(peak);
+  Schedule decay = cosine_decay(peak - end, decay_steps - warmup_steps);
+  return [=](std::int64_t step) { return step < warmup_steps ? warm(step) : decay(step - warmup_steps) + end; };
+}
+}  // namespace schedules
+
+namespace optim {
+namespace {
+
+class Sgd final : public Stage {
+ public:
+  Sgd(Schedule lr, double momentum, bool nesterov) : lr_(std::move(lr)), momentum_(momentum), nesterov_(nesterov) {}
+  std::vector<std::string> slots() const override {
+    if (momentum_ != 0) return {"trace"};
+    return {};
+  }
+  std::string name() const override { return "sgd"; }
+  void update(UpdateContext& ctx) const override {
+    const double lr = lr_(ctx.step);
+    for_each_param(ctx, [&](auto t, std::size_t i) {
+      using T = decltype(t);
+      auto g = as_vec<T>(*ctx.updates[i]);
+      if (momentum_ != 0) {  // optax.trace: trace = g + momentum * trace
+        auto tr = as_vec<T>(*ctx.slots[0][i]);
+        tr = g + static_cast<T>(momentum_) * tr;
+        if (nesterov_)
+          g = g + static_cast<T>(momentum_) * tr;
+        else
+          g = tr;
+      }
+      g *= static_cast<T>(-lr);
+    });
+  }
+
+ private:
+  Schedule lr_;
+  double momentum_;
+  bool nesterov_;
+};
+
+class Adam final : public Stage {
+ public:
+  Adam(Schedule lr, double b1, double b2, double eps, double wd)
+      : lr_(std::move(lr)), b1_(b1), b2_(b2), eps_(eps), wd_(wd) {}
+  std::vector<std::string> slots() const override { return {"mu", "nu"}; }
+  std::string name() const override { return wd_ != 0 ? "adamw" : "adam"; }
+  void update(UpdateContext& ctx) const override {
+    const double lr = lr_(ctx.step);
+    const std::int64_t t = ctx.step + 1;
+    const double c1 = 1.0 - power(b1_, t), c2 = 1.0 - power(b2_, t);
+    for_each_param(ctx, [&](auto tag, std::size_t i) {
+      using T = decltype(tag);
+      auto g = as_vec<T>(*ctx.updates[i]);
+      auto mu = as_vec<T>(*ctx.slots[0][i]);
+      auto nu = as_vec<T>(*ctx.slots[1][i]);
+      mu = static_cast<T>(b1_) * mu + static_cast<T>(1 - b1_) * g;
+      nu = static_cast<T>(b2_) * nu + static_cast<T>(1 - b2_) * g.square();
+      g = (mu / static_cast<T>(c1)) / ((nu / static_cast<T>(c2)).sqrt() + static_cast<T>(eps_));
+      if (wd_ != 0) g += static_cast<T>(wd_) * as_vec<T>(*ctx.params[i]);
+      g *= static_cast<T>(-lr);
+    });
+  }
+
+ private:
+  Schedule lr_;
+  double b1_, b2_, eps_, wd_;
+};
+
+class RmsProp final : public Stage {
+ public:
+  RmsProp(Schedule lr, double decay, double eps) : lr_(std::move(lr)), decay_(decay), eps_(eps) {}
+  std::vector<std::string> slots() const override { return {"nu"}; }
+  std::string name() const override { return "rmsprop"; }
+  void update(UpdateContext& ctx) const override {
+    const double lr = lr_(ctx.step);
+    for_each_param(ctx, [&](auto tag, std::size_t i) {
+      using T = decltype(tag);
+      auto g = as_vec<T>(*ctx.updates[i]);
+      auto nu = as_vec<T>(*ctx.slots[0][i]);
+      nu = static_cast<T>(decay_) * nu + static_cast<T>(1 - decay_) * g.square();
+      g = static_cast<T>(-lr) * g / (nu + static_cast<T>(eps_)).sqrt();
+    });
+  }
+
+ private:
+  Schedule lr_;
+  double decay_, eps_;
+};
+
+class ClipByGlobalNorm final : public Stage {
+ public:
+  explicit ClipByGlobalNorm(double max_norm) : max_norm_(max_norm) {}
+  std::string name() const override { return "clip_by_global_norm"; }
+  void update(UpdateContext& ctx) const override {
+    double total = 0;  // in parameter path order: a fixed summation order
+    for_each_param(ctx, [&](auto tag, std::size_t i) {
+      using T = decltype(tag);
+      const T* g = ctx.updates[i]->template data<T>();
+      for (std::int64_t k = 0; k < ctx.updates[i]->numel(); ++k) total += static_cast<double>(g[k]) * g[k];
+    });
+    const double norm = std::sqrt(total);
+    if (!(norm > max_norm_)) return;
+    const double factor = max_norm_ / norm;
+    for_each_param(ctx, [&](auto tag, std::size_t i) {
+      using T = decltype(tag);
+      as_vec<T>(*ctx.updates[i]) *= static_cast<T>(factor);
+    });
+  }
+
+ private:
+  double max_norm_;
+};
+
+class AddDecayedWeights final : public Stage {
+ public:
+  explicit AddDecayedWeights(double wd) : wd_(wd) {}
+  std::string name() const override { return "add_decayed_weights"; }
+  void update(UpdateContext& ctx) const override {
+    for_each_param(ctx, [&](auto tag, std::size_t i) {
+      using T = decltype(tag);
+      as_vec<T>(*ctx.updates[i]) += static_cast<T>(wd_) * as_vec<T>(*ctx.params[i]);
+    });
+  }
+
+ private:
+  double wd_;
+};
+
+class ScaleByLearningRate final : public Stage {
+ public:
+  explicit ScaleByLearningRate(Schedule lr) : lr_(std::move(lr)) {}
+  std::string name() const override { return "scale_by_learning_rate"; }
+  void update(UpdateContext& ctx) const override {
+    const double lr = lr_(ctx.step);
+    for_each_param(ctx, [&](auto tag, std::size_t i) {
+      using T = decltype(tag);
+      as_vec<T>(*ctx.updates[i]) *= static_cast<T>(-lr);
+    });
+  }
+
+ private:
+  Schedule lr_;
+};
+
+GradientTransformation single(std::shared_ptr<const Stage> stage) { return {{std::move(stage)}, false}; }
+
+void check_positive(const char* who, const char* what, double v) {
+  if (!(v > 0)) throw Error(std::string(who) + ": " + what + " must be > 0, got " + std::to_string(v));
+}
+void check_unit(const char* who, const char* what, double v) {
+  if (!(v >= 0 && v < 1)) throw Error(std::string(who) + ": " + what + " must be in [0, 1), got " + std::to_string(v));
+}
+}  // namespace
+
+GradientTransformation sgd(Schedule lr, double momentum, bool nesterov) {
+  check_unit("sgd", "momentum", momentum);
+  return single(std::make_shared<Sgd>(std::move(lr), momentum, nesterov));
+}
+GradientTransformation adam(Schedule lr, double b1, double b2, double eps) {
+  check_unit("adam", "b1", b1);
+  check_unit("adam", "b2", b2);
+  return single(std::make_shared<Adam>(std::move(lr), b1, b2, eps, 0.0));
+}
+GradientTransformation adamw(Schedule lr, double b1, double b2, double eps, double wd) {
+  check_unit("adamw", "b1", b1);
+  check_unit("adamw", "b2", b2);
+  return single(std::make_shared<Adam>(std::move(lr), b1, b2, eps, wd));
+}
+GradientTransformation rmsprop(Schedule lr, double decay, double eps) {
+  check_unit("rmsprop", "decay", decay);
+  return single(std::make_shared<RmsProp>(std::move(lr), decay, eps));
+}
+GradientTransformation clip_by_global_norm(double max_norm) {
+  check_positive("clip_by_global_norm", "max_norm", max_norm);
+  return single(std::make_shared<ClipByGlobalNorm>(max_norm));
+}
+GradientTransformation add_decayed_weights(double wd) { return single(std::make_shared<AddDecayedWeights>(wd)); }
+GradientTransformation scale_by_learning_rate(Schedule lr) { return single(std::make_shared<ScaleByLearningRate>(std::move(lr))); }
+
+GradientTransformation chain(std::vector<GradientTransformation> transforms) {
+  GradientTransformation out;
+  out.chained = true;
+  for (auto& t : transforms)
+    for (auto& s : t.stages) out.stages.push_back(s);
+  return out;
+}
+
+}  // namespace optim
+
+namespace {
+std::vector<std::pair<Path, Variable*>> selected(Module& model, const Filter& wrt) {
+  std::vector<std::pair<Path, Variable*>> out;
+  for (auto& [path, var] : detail::walk_graph(model).variables)
+    if (wrt(path, *var)) out.emplace_back(path, var);
+  return out;
+}
+}  // namespace
+
+Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt)
+    : step(Array::scalar<std::int64_t>(0)), tx_(std::move(tx)), wrt_(std::move(wrt)) {
+  for (auto& [path, var] : selected(model, wrt_)) {
+    if (!dtype_is_floating(var->value.dtype()))
+      throw Error("Optimizer: " + path.str() + " is " + var->value.shape_dtype().str() +
+                  "; only floating-point variables can be optimized (select them with the wrt filter)");
+    param_paths_.push_back(path);
+  }
+  for (std::size_t s = 0; s < tx_.stages.size(); ++s)
+    for (const std::string& slot : tx_.stages[s]->slots()) {
+      const Path prefix = tx_.chained ? Path{PathKey(s), PathKey(slot)} : Path{PathKey(slot)};
+      slot_prefixes_.push_back(prefix);
+      for (auto& [path, var] : selected(model, wrt_))
+        opt_state.set(prefix / path, OptState(Array::zeros(var->value.shape(), var->value.dtype())));
+    }
+}
+
+std::int64_t Optimizer::num_steps() const { return step.value.item<std::int64_t>(); }
+
+void Optimizer::update(Module& model, const State& grads) {
+  auto params = selected(model, wrt_);
+  // Everything is matched by path: the grads and the state must describe exactly these parameters.
+  std::vector<Difference> diffs;
+  State expected;
+  for (auto& [path, var] : params) expected.set(path, Variable(var->kind(), var->value));
+  CompareOptions options;
+  options.kinds = false;
+  diffs = compare_structure(expected, grads, options);
+  if (!diffs.empty())
+    throw StructureError("Optimizer::update: the gradients do not match the model's parameters", std::move(diffs),
+                         "pass the grads that nnx::value_and_grad returned for this model (same wrt filter)");
+  optim::UpdateContext ctx;
+  ctx.step = num_steps();
+  std::vector<Array> updates;
+  updates.reserve(params.size());
+  for (const auto& [path, g] : grads) updates.push_back(g.value.copy());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    ctx.updates.push_back(&updates[i]);
+    ctx.params.push_back(&params[i].second->value);
+  }
+  std::size_t slot_index = 0;
+  for (const auto& stage : tx_.stages) {
+    ctx.slots.clear();
+    for (std::size_t k = 0; k < stage->slots().size(); ++k, ++slot_index) {
+      std::vector<Array*> column;
+      for (const auto& [path, var] : params) {
+        const Path p = slot_prefixes_[slot_index] / path;
+        if (!opt_state.contains(p))
+          throw Error("Optimizer::update: optimizer state has no entry '" + p.str() +
+                      "'; the state does not belong to this model (restore it from a checkpoint of this model)");
+        Variable& v = opt_state.at(p);
+        if (!(v.value.shape() == var->value.shape()) || v.value.dtype() != var->value.dtype())
+          throw Error("Optimizer::update: optimizer state " + p.str() + " is " + v.value.shape_dtype().str() +
+                      ", expected " + var->value.shape_dtype().str());
+        column.push_back(&v.value);
+      }
+      ctx.slots.push_back(std::move(column));
+    }
+    stage->update(ctx);
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Array& p = params[i].second->value;
+    detail::floating("Optimizer::update", p, [&](auto t) {
+      using T = decltype(t);
+      as_vec<T>(p) += as_vec<T>(static_cast<const Array&>(updates[i]));
+    });
+  }
+  step.value.mutable_data<std::int64_t>()[0] += 1;
+}
+
+}  // namespace nnx
