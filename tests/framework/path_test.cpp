@@ -48,7 +48,9 @@ TEST_CASE("Path::parse") {
 
   for (const char* bad : {"a//b", "/a", "a/", "/"}) {
     CAPTURE(bad);
-    CHECK_THROWS_WITH_AS(Path::parse(bad), doctest::Contains("'" + std::string(bad) + "'"), nnx::Error);
+    std::string quoted = std::string(1, '\'') + bad;
+    quoted += '\'';
+    CHECK_THROWS_WITH_AS(Path::parse(bad), doctest::Contains(quoted.c_str()), nnx::Error);
   }
 }
 
