@@ -109,15 +109,20 @@ AbstractScope::AbstractScope() : previous_(abstract_mode) { abstract_mode = true
 AbstractScope::~AbstractScope() { abstract_mode = previous_; }
 bool AbstractScope::active() { return abstract_mode; }
 
-// The buffer: one aligned allocation, through operator new so allocation counters see it.
-struct Array::Storage {
-  explicit Storage(std::size_t n) : bytes(n), data(::operator new(std::max<std::size_t>(n, 1), std::align_val_t{kAlignment})) {}
-  ~Storage() { ::operator delete(data, std::align_val_t{kAlignment}); }
-  Storage(const Storage&) = delete;
-  Storage& operator=(const Storage&) = delete;
-  std::size_t bytes;
-  void* data;
-};
+// One aligned allocation: the Storage header, then the data at offset kAlignment. Through
+// operator new, so allocation counters (the eval_shape test) see it.
+Array::StoragePtr Array::StoragePtr::allocate(std::size_t bytes) {
+  void* block = ::operator new(kAlignment + std::max<std::size_t>(bytes, 1), std::align_val_t{kAlignment});
+  auto* s = new (block) Storage{{1}, bytes, static_cast<char*>(block) + kAlignment};
+  StoragePtr p;
+  p.p_ = s;
+  return p;
+}
+
+void Array::StoragePtr::release(Storage* p) {
+  p->~Storage();
+  ::operator delete(static_cast<void*>(p), std::align_val_t{kAlignment});
+}
 
 Array::Array() : shape_{0}, numel_(0) {}
 
@@ -133,7 +138,7 @@ std::int64_t checked_numel(const Shape& shape, DType dtype) {
 }
 }  // namespace
 
-Array::Array(Shape shape, DType dtype, std::shared_ptr<Storage> storage)
+Array::Array(Shape shape, DType dtype, StoragePtr storage)
     : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {
   numel_ = checked_numel(shape_, dtype_);
 }
@@ -141,7 +146,7 @@ Array::Array(Shape shape, DType dtype, std::shared_ptr<Storage> storage)
 Array Array::make(Shape shape, DType dtype, const void* values) {
   std::int64_t n = checked_numel(shape, dtype);
   if (abstract_mode) return Array(std::move(shape), dtype, nullptr);
-  auto storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
+  auto storage = StoragePtr::allocate(static_cast<std::size_t>(n) * dtype_size(dtype));
   if (values) std::memcpy(storage->data, values, storage->bytes);
   return Array(std::move(shape), dtype, std::move(storage));
 }
@@ -206,7 +211,7 @@ const void* Array::raw_data() const {
 void* Array::mutable_raw_data() {
   raw_data();  // the abstract check
   if (storage_.use_count() > 1) {  // copy-on-write: detach from the other owners first
-    auto fresh = std::make_shared<Storage>(storage_->bytes);
+    auto fresh = StoragePtr::allocate(storage_->bytes);
     std::memcpy(fresh->data, storage_->data, storage_->bytes);
     storage_ = std::move(fresh);
   }
@@ -229,7 +234,7 @@ bool Array::shares_buffer() const { return storage_ && storage_.use_count() > 1;
 
 Array Array::copy() const {
   if (!storage_) return *this;
-  auto fresh = std::make_shared<Storage>(storage_->bytes);
+  auto fresh = StoragePtr::allocate(storage_->bytes);
   std::memcpy(fresh->data, storage_->data, storage_->bytes);
   return Array(shape_, dtype_, std::move(fresh));
 }
@@ -237,7 +242,7 @@ Array Array::copy() const {
 Array Array::astype(DType dtype) const {
   if (!storage_) return abstract(shape_, dtype);
   if (dtype == dtype_) return copy();
-  auto fresh = std::make_shared<Storage>(static_cast<std::size_t>(numel_) * dtype_size(dtype));
+  auto fresh = StoragePtr::allocate(static_cast<std::size_t>(numel_) * dtype_size(dtype));
   dispatch(dtype_, [&](auto* src_tag) {
     using S = std::remove_pointer_t<decltype(src_tag)>;
     dispatch(dtype, [&](auto* dst_tag) {

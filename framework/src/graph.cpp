@@ -35,7 +35,7 @@ GraphDefBase GraphAccess::graphdef(Module& module) {
 }
 
 std::vector<State> GraphAccess::split(Module& module, const std::vector<Filter>& filters, bool exhaustive) {
-  State all = state_of(detail::walk_graph(module));
+  State all = state_of(detail::walk_graph(module, false));
   if (exhaustive) return all.split(filters);
   // Already ends with Everything (nnx::state(model) or a user's Everything): nothing is left over.
   if (!filters.empty() && filters.back().is_everything()) return all.split(filters);
@@ -50,7 +50,7 @@ std::shared_ptr<Module> GraphAccess::merge(const GraphDefBase& graphdef, const s
   if (!graphdef.prototype())
     throw Error("merge: the GraphDef is empty (default-constructed); take it from nnx::split or nnx::graphdef");
   std::shared_ptr<Module> module = copy_graph(*graphdef.prototype());
-  detail::GraphWalk walk = detail::walk_graph(*module);
+  detail::GraphWalk walk = detail::walk_graph(*module, false);
   std::vector<State> given;
   for (const State* s : states) given.push_back(*s);
   State all = State::merge(given);
@@ -68,7 +68,7 @@ std::shared_ptr<Module> GraphAccess::merge(const GraphDefBase& graphdef, const s
 }
 
 void GraphAccess::update(Module& module, const std::vector<const State*>& states) {
-  detail::GraphWalk walk = detail::walk_graph(module);
+  detail::GraphWalk walk = detail::walk_graph(module, false);
   State current = state_of(walk);
   std::vector<Difference> diffs;
   CompareOptions options;

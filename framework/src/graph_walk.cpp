@@ -45,11 +45,11 @@ class Collector final : public Visitor {
   std::vector<std::vector<Field>*> stack_{&fields};
 };
 
-void sort_fields(std::vector<Field>& fields, const std::string& where) {
+void sort_fields(std::vector<Field>& fields, const Module& where) {
   std::stable_sort(fields.begin(), fields.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
   for (std::size_t i = 1; i < fields.size(); ++i)
     if (fields[i].key == fields[i - 1].key)
-      throw Error("module " + where + ": field '" + fields[i].key.str() +
+      throw Error("module " + where.type_name() + ": field '" + fields[i].key.str() +
                   "' is listed twice; every field needs its own name in NNX_FIELDS");
   for (auto& f : fields) sort_fields(f.children, where);
 }
@@ -57,55 +57,76 @@ void sort_fields(std::vector<Field>& fields, const std::string& where) {
 std::vector<Field> collect(Module& m) {
   Collector c;
   m.visit(c);
-  sort_fields(c.fields, m.type_name());
+  sort_fields(c.fields, m);
   return std::move(c.fields);
 }
 
 class Walker {
  public:
+  explicit Walker(bool describe) : describe_(describe) {}
   GraphWalk result;
 
   void walk_root(Module& root) {
-    seen_.emplace(&root, Path{});
-    result.nodes.push_back({Path{}, GraphNode::What::module, root.type_name()});
+    seen_.emplace_back(&root, Path{});
+    note(GraphNode::What::module, root.type_name());
     result.modules.push_back(&root);
-    walk_module(root, Path{});
+    walk_module(root);
   }
 
  private:
-  void walk_module(Module& m, const Path& path) {
-    for (Field& f : collect(m)) walk_field(f, path / f.key);
+  // `path_` is the path of the field being visited: one Path, pushed and popped, copied only
+  // where a variable or node records it.
+  void walk_module(Module& m) {
+    for (Field& f : collect(m)) {
+      path_.push_back(f.key);
+      walk_field(f);
+      path_.pop_back();
+    }
   }
 
-  void walk_field(Field& f, const Path& path) {
+  void note(GraphNode::What what, std::string value) {
+    if (describe_) result.nodes.push_back({path_, what, std::move(value)});
+  }
+
+  void walk_field(Field& f) {
     switch (f.type) {
       case Field::Type::variable:
-        result.nodes.push_back({path, GraphNode::What::variable, f.variable->kind().name()});
-        result.variables.emplace_back(path, f.variable);
+        if (describe_) note(GraphNode::What::variable, f.variable->kind().name());
+        result.variables.emplace_back(path_, f.variable);
         return;
       case Field::Type::attribute:
-        result.nodes.push_back({path, GraphNode::What::attribute, std::move(f.text)});
+        note(GraphNode::What::attribute, std::move(f.text));
         return;
       case Field::Type::container:
-        result.nodes.push_back({path, GraphNode::What::container, std::move(f.text)});
-        for (Field& c : f.children) walk_field(c, path / c.key);
+        note(GraphNode::What::container, std::move(f.text));
+        for (Field& c : f.children) {
+          path_.push_back(c.key);
+          walk_field(c);
+          path_.pop_back();
+        }
         return;
       case Field::Type::module:
       case Field::Type::shared: {
-        auto [it, first] = seen_.emplace(f.module, path);
-        if (!first) {
-          result.nodes.push_back({path, GraphNode::What::shared, it->second.str()});
-          return;
+        // Only shared_ptr fields can reach a module twice; by-value children are unique.
+        if (f.type == Field::Type::shared) {
+          auto it = std::find_if(seen_.begin(), seen_.end(), [&](const auto& e) { return e.first == f.module; });
+          if (it != seen_.end()) {
+            note(GraphNode::What::shared, it->second.str());
+            return;
+          }
+          seen_.emplace_back(f.module, path_);
         }
-        result.nodes.push_back({path, GraphNode::What::module, f.module->type_name()});
+        if (describe_) note(GraphNode::What::module, f.module->type_name());
         result.modules.push_back(f.module);
-        walk_module(*f.module, path);
+        walk_module(*f.module);
         return;
       }
     }
   }
 
-  std::unordered_map<const Module*, Path> seen_;
+  bool describe_;
+  Path path_;
+  std::vector<std::pair<const Module*, Path>> seen_;
 };
 
 // Gives every shared_ptr child below a module its own copy, one copy per original module.
@@ -134,8 +155,8 @@ class DeepCopier final : public Visitor {
 
 }  // namespace
 
-GraphWalk walk_graph(Module& root) {
-  Walker w;
+GraphWalk walk_graph(Module& root, bool describe) {
+  Walker w(describe);
   w.walk_root(root);
   return std::move(w.result);
 }

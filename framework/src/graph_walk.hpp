@@ -18,7 +18,8 @@ struct GraphWalk {
   std::vector<Module*> modules;                        // every distinct module, root first
 };
 
-GraphWalk walk_graph(Module& root);
+// `describe` = false skips the GraphDef description (nodes): the hot paths need only variables.
+GraphWalk walk_graph(Module& root, bool describe = true);
 
 // Replaces every shared_ptr child below `root` by a copy, keeping the sharing pattern: two
 // fields that pointed to one module point to one copy. `root` itself must already be a copy.

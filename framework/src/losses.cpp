@@ -49,14 +49,15 @@ Array softmax_cross_entropy(const Array& logits, const Array& labels) {
     using T = decltype(t);
     const T* x = logits.data<T>();
     T* p = probs.mutable_data<T>();
+    std::vector<double> e(static_cast<std::size_t>(classes));
     for (std::int64_t r = 0; r < rows; ++r) {
       const T* row = x + r * classes;
       const double m = *std::max_element(row, row + classes);
       double s = 0;
-      for (std::int64_t c = 0; c < classes; ++c) s += portable::exp(row[c] - m);
-      const double log_s = portable::log(s);
-      for (std::int64_t c = 0; c < classes; ++c) p[r * classes + c] = static_cast<T>(portable::exp(row[c] - m - log_s));
-      total += -(row[y[static_cast<std::size_t>(r)]] - m - log_s);
+      for (std::int64_t c = 0; c < classes; ++c) s += (e[static_cast<std::size_t>(c)] = portable::exp(row[c] - m));
+      const double inv_s = 1.0 / s;
+      for (std::int64_t c = 0; c < classes; ++c) p[r * classes + c] = static_cast<T>(e[static_cast<std::size_t>(c)] * inv_s);
+      total += -(row[y[static_cast<std::size_t>(r)]] - m - portable::log(s));
     }
   });
   Array loss = Array::full({}, logits.dtype(), total / static_cast<double>(rows));

@@ -41,7 +41,7 @@ void Visitor::visit_state(const PathKey& key, State& state) {
 }
 
 void Module::set_training(bool training) {
-  for (Module* m : detail::walk_graph(*this).modules) m->training_ = training;
+  for (Module* m : detail::walk_graph(*this, false).modules) m->training_ = training;
 }
 
 namespace detail {

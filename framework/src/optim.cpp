@@ -249,7 +249,7 @@ GradientTransformation chain(std::vector<GradientTransformation> transforms) {
 namespace {
 std::vector<std::pair<Path, Variable*>> selected(Module& model, const Filter& wrt) {
   std::vector<std::pair<Path, Variable*>> out;
-  for (auto& [path, var] : detail::walk_graph(model).variables)
+  for (auto& [path, var] : detail::walk_graph(model, false).variables)
     if (wrt(path, *var)) out.emplace_back(path, var);
   return out;
 }
@@ -257,7 +257,8 @@ std::vector<std::pair<Path, Variable*>> selected(Module& model, const Filter& wr
 
 Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt)
     : step(Array::scalar<std::int64_t>(0)), tx_(std::move(tx)), wrt_(std::move(wrt)) {
-  for (auto& [path, var] : selected(model, wrt_)) {
+  const auto params = selected(model, wrt_);
+  for (auto& [path, var] : params) {
     if (!dtype_is_floating(var->value.dtype()))
       throw Error("Optimizer: " + path.str() + " is " + var->value.shape_dtype().str() +
                   "; only floating-point variables can be optimized (select them with the wrt filter)");
@@ -266,31 +267,49 @@ Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt
   for (std::size_t s = 0; s < tx_.stages.size(); ++s)
     for (const std::string& slot : tx_.stages[s]->slots()) {
       const Path prefix = tx_.chained ? Path{PathKey(s), PathKey(slot)} : Path{PathKey(slot)};
-      slot_prefixes_.push_back(prefix);
-      for (auto& [path, var] : selected(model, wrt_))
-        opt_state.set(prefix / path, OptState(Array::zeros(var->value.shape(), var->value.dtype())));
+      std::vector<Path> column;
+      for (auto& [path, var] : params) {
+        column.push_back(prefix / path);
+        opt_state.set(column.back(), OptState(Array::zeros(var->value.shape(), var->value.dtype())));
+      }
+      slot_paths_.push_back(std::move(column));
     }
 }
 
 std::int64_t Optimizer::num_steps() const { return step.value.item<std::int64_t>(); }
 
-void Optimizer::update(Module& model, const State& grads) {
+void Optimizer::update(Module& model, State grads) {
   auto params = selected(model, wrt_);
-  // Everything is matched by path: the grads and the state must describe exactly these parameters.
-  std::vector<Difference> diffs;
-  State expected;
-  for (auto& [path, var] : params) expected.set(path, Variable(var->kind(), var->value));
-  CompareOptions options;
-  options.kinds = false;
-  diffs = compare_structure(expected, grads, options);
-  if (!diffs.empty())
+  // Everything is matched by path. The common case (grads from value_and_grad for this model) is
+  // checked in one lockstep pass; any difference gets the full report.
+  bool fits = params.size() == grads.size() && params.size() == param_paths_.size();
+  auto g = grads.begin();
+  for (std::size_t i = 0; fits && i < params.size(); ++i, ++g)
+    fits = g->first == params[i].first && params[i].first == param_paths_[i] &&
+           g->second.value.shape() == params[i].second->value.shape() &&
+           g->second.value.dtype() == params[i].second->value.dtype() && !g->second.value.is_abstract();
+  if (!fits) {
+    State expected;
+    for (auto& [path, var] : params) expected.set(path, Variable(var->kind(), var->value));
+    CompareOptions options;
+    options.kinds = false;
+    std::vector<Difference> diffs = compare_structure(expected, grads, options);
+    for (const auto& [path, v] : grads)
+      if (v.value.is_abstract()) diffs.push_back({path, Difference::What::abstract, "a concrete array", v.value.shape_dtype().str()});
+    if (diffs.empty())  // the grads fit the model, but the model is not the one this optimizer was built for
+      for (std::size_t i = 0; i < std::max(params.size(), param_paths_.size()); ++i)
+        if (i >= params.size() || i >= param_paths_.size() || !(params[i].first == param_paths_[i]))
+          diffs.push_back({i < params.size() ? params[i].first : param_paths_[i], Difference::What::unexpected, "",
+                           "a parameter the optimizer state was not built for"});
     throw StructureError("Optimizer::update: the gradients do not match the model's parameters", std::move(diffs),
-                         "pass the grads that nnx::value_and_grad returned for this model (same wrt filter)");
+                         "pass the grads that nnx::value_and_grad returned for the model this optimizer was built "
+                         "with (same wrt filter)");
+  }
   optim::UpdateContext ctx;
   ctx.step = num_steps();
   std::vector<Array> updates;
   updates.reserve(params.size());
-  for (const auto& [path, g] : grads) updates.push_back(g.value.copy());
+  for (auto& [path, v] : grads) updates.push_back(std::move(v.value));  // in place unless the caller still holds them
   for (std::size_t i = 0; i < params.size(); ++i) {
     ctx.updates.push_back(&updates[i]);
     ctx.params.push_back(&params[i].second->value);
@@ -300,15 +319,15 @@ void Optimizer::update(Module& model, const State& grads) {
     ctx.slots.clear();
     for (std::size_t k = 0; k < stage->slots().size(); ++k, ++slot_index) {
       std::vector<Array*> column;
-      for (const auto& [path, var] : params) {
-        const Path p = slot_prefixes_[slot_index] / path;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        const Path& p = slot_paths_[slot_index][i];
         if (!opt_state.contains(p))
-          throw Error("Optimizer::update: optimizer state has no entry '" + p.str() +
-                      "'; the state does not belong to this model (restore it from a checkpoint of this model)");
+          throw Error("Optimizer::update: the optimizer state has no entry '" + p.str() +
+                      "'; it does not belong to this model (restore it from a checkpoint of this model)");
         Variable& v = opt_state.at(p);
-        if (!(v.value.shape() == var->value.shape()) || v.value.dtype() != var->value.dtype())
+        if (!(v.value.shape() == params[i].second->value.shape()) || v.value.dtype() != params[i].second->value.dtype())
           throw Error("Optimizer::update: optimizer state " + p.str() + " is " + v.value.shape_dtype().str() +
-                      ", expected " + var->value.shape_dtype().str());
+                      ", expected " + params[i].second->value.shape_dtype().str());
         column.push_back(&v.value);
       }
       ctx.slots.push_back(std::move(column));

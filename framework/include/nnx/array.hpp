@@ -22,6 +22,7 @@
 //    its data throws.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -160,13 +161,44 @@ class Array {
 
  private:
   friend struct detail::TapeAccess;
-  struct Storage;
-  Array(Shape shape, DType dtype, std::shared_ptr<Storage> storage);
+  // The buffer and its reference count, in one allocation (header, then the 64-byte aligned data).
+  struct Storage {
+    std::atomic<std::int64_t> refs;
+    std::size_t bytes;
+    void* data;
+  };
+  // An intrusive reference to a Storage: one allocation per buffer, no control block.
+  class StoragePtr {
+   public:
+    StoragePtr() = default;
+    StoragePtr(std::nullptr_t) {}
+    static StoragePtr allocate(std::size_t bytes);
+    StoragePtr(const StoragePtr& o) noexcept : p_(o.p_) {
+      if (p_) p_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    StoragePtr(StoragePtr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+    StoragePtr& operator=(StoragePtr o) noexcept {
+      std::swap(p_, o.p_);
+      return *this;
+    }
+    ~StoragePtr() {
+      if (p_ && p_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) release(p_);
+    }
+    explicit operator bool() const { return p_ != nullptr; }
+    Storage* operator->() const { return p_; }
+    std::int64_t use_count() const { return p_ ? p_->refs.load(std::memory_order_acquire) : 0; }
+    bool operator==(const StoragePtr& o) const { return p_ == o.p_; }
+
+   private:
+    static void release(Storage* p);
+    Storage* p_ = nullptr;
+  };
+  Array(Shape shape, DType dtype, StoragePtr storage);
   const void* check_data(DType expected) const;
   void* check_mutable_data(DType expected);
   static Array make(Shape shape, DType dtype, const void* values_or_null);
 
-  std::shared_ptr<Storage> storage_;
+  StoragePtr storage_;
   Shape shape_;
   std::int64_t numel_ = 0;
   DType dtype_ = DType::float32;

@@ -107,7 +107,8 @@ class Optimizer : public Module {
 
   // Applies one update: model's selected variables += transformed grads; step += 1. `grads` must
   // have exactly the paths and shapes of the selected variables (value_and_grad gives that).
-  void update(Module& model, const State& grads);
+  // Pass the grads as an rvalue (std::move) to let the update reuse their buffers.
+  void update(Module& model, State grads);
   std::int64_t num_steps() const;  // step's value
 
   OptState step;    // int64 scalar: updates applied so far
@@ -119,8 +120,8 @@ class Optimizer : public Module {
  private:
   optim::GradientTransformation tx_;
   Filter wrt_;
-  std::vector<Path> param_paths_;
-  std::vector<Path> slot_prefixes_;  // per stage and slot, in order
+  std::vector<Path> param_paths_;              // the parameters the state was built for
+  std::vector<std::vector<Path>> slot_paths_;  // per stage slot, per parameter: <stage>/<slot>/<path>
 };
 
 }  // namespace nnx

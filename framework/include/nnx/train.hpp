@@ -22,7 +22,7 @@ namespace nnx {
 // Forward, backward and update in one call; returns the loss.
 template <class M, class F> Array train_step(M& model, Optimizer& optimizer, F&& loss_fn) {
   auto result = value_and_grad(model, std::forward<F>(loss_fn));
-  optimizer.update(model, result.grads);
+  optimizer.update(model, std::move(result.grads));
   return result.value;
 }
 

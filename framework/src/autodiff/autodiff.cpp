@@ -15,7 +15,7 @@ Tape& thread_tape() {
 
 GradScope::GradScope(Module& module, const Filter& wrt) {
   std::vector<Difference> integer;
-  for (auto& [path, var] : walk_graph(module).variables) {
+  for (auto& [path, var] : walk_graph(module, false).variables) {
     if (!wrt(path, *var)) continue;
     if (!dtype_is_floating(var->value.dtype()))
       integer.push_back({path, Difference::What::dtype, "float32 or float64", var->value.shape_dtype().str()});

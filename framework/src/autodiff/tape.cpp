@@ -86,7 +86,7 @@ void Tape::backward(const Array& loss) {
     if (!has_grad_[i] || !backward_[i]) continue;
     Array g = grads_[i];
     backward_[i](g);
-    backward_[i] = nullptr;  // releases the inputs it captured
+    backward_[i].reset();  // releases the inputs it captured
   }
 }
 

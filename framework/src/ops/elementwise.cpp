@@ -114,23 +114,24 @@ Array sqrt(const Array& a) {
 }
 
 Array pow(const Array& a, double exponent) {
-  auto power = [exponent](double v) {
-    if (exponent == 2.0) return v * v;
-    if (exponent == 1.0) return v;
-    if (exponent == 0.5) return std::sqrt(v);
-    if (exponent == std::floor(exponent) && std::fabs(exponent) <= 64) {  // exact repeated multiplication
+  auto power = [](double v, double e) {
+    if (e == 2.0) return v * v;
+    if (e == 1.0) return v;
+    if (e == 0.5) return std::sqrt(v);
+    if (e == std::floor(e) && std::fabs(e) <= 64) {  // exact repeated multiplication
       double r = 1, b = v;
-      for (long long e = static_cast<long long>(std::fabs(exponent)); e; e >>= 1, b *= b)
-        if (e & 1) r *= b;
-      return exponent < 0 ? 1.0 / r : r;
+      for (long long n = static_cast<long long>(std::fabs(e)); n; n >>= 1, b *= b)
+        if (n & 1) r *= b;
+      return e < 0 ? 1.0 / r : r;
     }
     if (v < 0) return std::numeric_limits<double>::quiet_NaN();
-    if (v == 0) return exponent > 0 ? 0.0 : std::numeric_limits<double>::infinity();
-    return portable::exp(exponent * portable::log(v));
+    if (v == 0) return e > 0 ? 0.0 : std::numeric_limits<double>::infinity();
+    return portable::exp(e * portable::log(v));
   };
-  Array out = detail::map_unary("pow", a, [power](auto v) { return static_cast<decltype(v)>(power(v)); });
+  Array out = detail::map_unary("pow", a, [power, exponent](auto v) { return static_cast<decltype(v)>(power(v, exponent)); });
+  // e * x^(e-1) directly: e * x^e / x would be 0/0 = NaN at x = 0 (e.g. pow(relu(x), 3)).
   detail::record_unary(out, a, [exponent, power](double x, double) {
-    return exponent == 0 ? 0.0 : exponent * (exponent == 1 ? 1.0 : (exponent == 2 ? x : power(x) / x));
+    return exponent == 0 ? 0.0 : exponent * power(x, exponent - 1);
   });
   return out;
 }
