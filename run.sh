@@ -39,7 +39,7 @@ build() {
 case "${1:-}" in
   demo)
     build
-    for lesson in build/bin/01_modules build/bin/02_split_merge build/bin/03_eval_shape; do
+    for lesson in build/bin/01_modules build/bin/02_split_merge build/bin/03_eval_shape build/bin/04_training; do
       printf '\n===== %s =====\n' "$(basename "$lesson")"
       "$lesson"
     done

@@ -74,8 +74,8 @@ class DataLoader : public Module {
   DataLoader(Dataset data, std::int64_t batch_size, Rngs& rngs, DataLoaderOptions options = {});
 
   Batch next();                        // the next batch; starts a new epoch when one is exhausted
-  std::int64_t epoch() const;          // epochs completed
-  std::int64_t index() const;          // position in the current epoch's order
+  std::int64_t epoch() const;          // the current epoch, from 0 (a new one starts on demand)
+  std::int64_t index() const;          // rows of the current epoch's order served so far
   std::int64_t batches_per_epoch() const;
   const Dataset& data() const { return data_; }
 
