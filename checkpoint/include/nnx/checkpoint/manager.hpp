@@ -1,0 +1,159 @@
+// nnx/checkpoint/manager.hpp — an Orbax-style CheckpointManager.
+//
+//   namespace ckpt = nnx::checkpoint;
+//   ckpt::CheckpointManager manager("/tmp/run", {.max_to_keep = 3, .enable_async_checkpointing = true});
+//   manager.save(step, nnx::state(model));                           // one State: item "default"
+//   manager.save(step, ckpt::Composite().add("model", nnx::state(model)).add("opt", nnx::state(opt)),
+//                {{"val_loss", 0.12}});
+//
+//   // Resume: the target is the structure of a fresh model, without its memory.
+//   auto abstract = nnx::eval_shape([] { nnx::Rngs r(0); return MyModel(r); });
+//   auto [graphdef, target] = nnx::split(abstract);
+//   nnx::State restored = manager.restore(manager.latest_step(), target);   // strict: names every difference
+//   MyModel model = nnx::merge(graphdef, restored);
+//
+// Promises:
+//  * A step is written into "<step>.nnx-tmp-..." — every file and the directory fsynced, the
+//    commit marker _COMMIT written last — then renamed into place. Only committed steps are
+//    listed; a SIGKILL at any moment leaves latest_step() restorable. Old steps are deleted only
+//    after the new one is committed, and the latest step is never deleted by a retention policy.
+//  * Every array's XXH3 checksum is verified on every restore; sizes are checked before reading.
+//  * Restore is strict: a target that differs in any path, kind, shape or dtype gets one
+//    StructureError listing every difference. Partial restore and dtype casting only when asked.
+//  * One writer per directory (a lock file); any number of read_only managers.
+//  * Async: save() returns once the arrays are snapshotted — in O(1), since Arrays are
+//    copy-on-write: training may modify the model at once, its writes go to fresh buffers. An
+//    error surfaces at the next save, wait_until_finished or close; a failed save is never listed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nnx/checkpoint/error.hpp"
+#include "nnx/checkpoint/items.hpp"
+#include "nnx/pure_dict.hpp"
+#include "nnx/state.hpp"
+
+namespace nnx::checkpoint {
+
+using Metrics = std::map<std::string, double>;
+enum class BestMode { min, max };
+
+inline constexpr const char* kDefaultItem = "default";
+inline constexpr std::uint32_t kStepFormatVersion = 1;
+
+struct Options {
+  std::optional<int> max_to_keep;                          // unset: keep every step
+  std::optional<std::int64_t> keep_period;                 // steps divisible by it are never deleted
+  std::optional<std::chrono::seconds> keep_time_interval;  // keep one step per interval of commit time
+  std::int64_t save_interval_steps = 1;                    // should_save is true every this many steps
+  std::function<double(const Metrics&)> best_fn;           // set: max_to_keep keeps the best steps
+  BestMode best_mode = BestMode::max;
+  bool keep_checkpoints_without_metrics = true;
+  std::string step_prefix;             // "step" names directories "step_400"; empty: "400"
+  int step_format_fixed_length = 0;    // 8: "00000400"
+  bool create = true;                  // create the directory when missing
+  bool cleanup_tmp_directories = false;  // remove leftovers of interrupted saves at start
+  bool read_only = false;
+  bool enable_async_checkpointing = false;
+};
+
+struct ItemInfo {
+  std::string name;
+  std::string type;  // "state" or "json"
+  std::string file;  // relative to the step directory
+  std::uint64_t bytes = 0;
+};
+
+struct StepMetadata {
+  std::int64_t step = 0;
+  std::int64_t created_unix_ms = 0;  // when the step was committed
+  Metrics metrics;
+  std::vector<ItemInfo> items;
+  std::uint64_t bytes() const;
+};
+
+struct RestoreOptions {
+  bool partial = false;      // the checkpoint may hold paths the target does not (they are skipped)
+  bool cast_dtypes = false;  // convert stored dtypes to the target's instead of failing
+};
+
+class CheckpointManager {
+ public:
+  explicit CheckpointManager(std::string directory, Options options = {});
+  ~CheckpointManager();  // waits for a pending save; reports (cannot throw) its error on stderr
+  CheckpointManager(const CheckpointManager&) = delete;
+  CheckpointManager& operator=(const CheckpointManager&) = delete;
+
+  // Saves `items` as `step` unless should_save(step) is false (then returns false) or `force`.
+  bool save(std::int64_t step, const Composite& items, const Metrics& metrics = {}, bool force = false);
+  bool save(std::int64_t step, const State& state, const Metrics& metrics = {}, bool force = false);
+
+  // Restores the items named in `targets` (States: abstract or concrete targets; JSON items:
+  // any placeholder) from `step`, which defaults to the latest.
+  Composite restore(std::optional<std::int64_t> step, const Composite& targets, const RestoreOptions& options = {}) const;
+  State restore(std::optional<std::int64_t> step, const State& target, const RestoreOptions& options = {}) const;
+  State restore(const State& target, const RestoreOptions& options = {}) const { return restore(std::nullopt, target, options); }
+  // Without a target: plain nested maps of Arrays (integer keys kept), as Orbax gives.
+  PureDict restore_pure_dict(std::optional<std::int64_t> step = std::nullopt, const std::string& item = kDefaultItem) const;
+  // Without a target: a State with the kinds and metadata as stored.
+  State restore_state(std::optional<std::int64_t> step = std::nullopt, const std::string& item = kDefaultItem) const;
+  JsonItem restore_json(std::optional<std::int64_t> step, const std::string& item) const;
+
+  std::optional<std::int64_t> latest_step() const;
+  std::vector<std::int64_t> all_steps() const;
+  std::optional<std::int64_t> best_step() const;  // by best_fn; none without best_fn or metrics
+  bool should_save(std::int64_t step) const;
+  void wait_until_finished();  // rethrows the error of a failed async save
+  void delete_step(std::int64_t step);
+  void reload();  // re-reads the directory (another process may have saved)
+  StepMetadata metadata(std::int64_t step) const;
+  void close();   // waits, then releases the writer lock; the manager is unusable after
+
+  const std::string& directory() const { return directory_; }
+  std::string step_directory(std::int64_t step) const;  // where `step` lives (or would)
+  const Options& options() const { return options_; }
+
+ private:
+  struct StepRecord {
+    std::int64_t step;
+    std::string name;  // directory name
+    std::int64_t created_unix_ms;
+    Metrics metrics;
+  };
+
+  void scan();
+  std::int64_t resolve(std::optional<std::int64_t> step) const;
+  void write_step(std::int64_t step, const Composite& items, const Metrics& metrics);
+  void apply_retention();
+  void remove_step_directory(const std::string& name);
+  void finish_pending();  // joins the writer thread, rethrows its error
+  void check_writable(const char* what) const;
+
+  std::string directory_;
+  Options options_;
+  int lock_fd_ = -1;
+  bool closed_ = false;
+  mutable std::mutex mutex_;  // guards steps_ (the writer thread adds to it)
+  std::vector<StepRecord> steps_;  // committed steps, ascending
+  std::thread writer_;
+  std::exception_ptr pending_error_;
+};
+
+// The directory name of `step` under `options`, e.g. "400", "step_00000400".
+std::string step_name(std::int64_t step, const Options& options);
+// The step a directory name denotes, or nothing (temporary directories, other files).
+std::optional<std::int64_t> parse_step_name(const std::string& name, const Options& options);
+// Reads a committed step's metadata from its directory (validating format and version).
+StepMetadata read_step_metadata(const std::string& step_directory);
+
+}  // namespace nnx::checkpoint

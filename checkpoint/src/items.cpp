@@ -1,0 +1,64 @@
+#include "nnx/checkpoint/items.hpp"
+
+namespace nnx::checkpoint {
+
+void JsonItem::check_header(const std::string& format, std::uint32_t version) {
+  if (format != kJsonItemFormat)
+    throw CheckpointError(ErrorCode::format, "JSON item has format '" + format + "', expected '" + kJsonItemFormat + "'");
+  if (version > kJsonItemVersion || version == 0)
+    throw CheckpointError(ErrorCode::format, "JSON item has format version " + std::to_string(version) +
+                                                 ", this build of nnx reads versions 1 to " + std::to_string(kJsonItemVersion) +
+                                                 "; upgrade nnx to read it");
+}
+
+void Composite::check_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 128 && name[0] != '_' && name[0] != '.';
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  if (!ok)
+    throw CheckpointError(ErrorCode::usage, "item name '" + name + "' is not allowed: use 1 to 128 of A-Z a-z 0-9 _ - . "
+                                                                   "and do not start with '_' or '.'");
+}
+
+Composite& Composite::add(const std::string& name, State state) {
+  check_name(name);
+  if (!items_.emplace(name, std::move(state)).second)
+    throw CheckpointError(ErrorCode::usage, "item '" + name + "' is added twice");
+  return *this;
+}
+
+Composite& Composite::add(const std::string& name, JsonItem json) {
+  check_name(name);
+  if (!items_.emplace(name, std::move(json)).second)
+    throw CheckpointError(ErrorCode::usage, "item '" + name + "' is added twice");
+  return *this;
+}
+
+namespace {
+template <class T, class Map> const T& get_item(const Map& items, const std::string& name, const char* type) {
+  auto it = items.find(name);
+  if (it == items.end()) {
+    std::string names;
+    for (const auto& [n, v] : items) names += (names.empty() ? "" : ", ") + n;
+    throw CheckpointError(ErrorCode::not_found, "no item '" + name + "' (items: " + (names.empty() ? "none" : names) + ")");
+  }
+  if (!std::holds_alternative<T>(it->second))
+    throw CheckpointError(ErrorCode::usage, "item '" + name + "' is not a " + type);
+  return std::get<T>(it->second);
+}
+}  // namespace
+
+bool Composite::is_state(const std::string& name) const {
+  auto it = items_.find(name);
+  return it != items_.end() && std::holds_alternative<State>(it->second);
+}
+const State& Composite::state(const std::string& name) const { return get_item<State>(items_, name, "State"); }
+State& Composite::state(const std::string& name) { return const_cast<State&>(get_item<State>(items_, name, "State")); }
+const JsonItem& Composite::json(const std::string& name) const { return get_item<JsonItem>(items_, name, "JSON item"); }
+
+std::vector<std::string> Composite::names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, v] : items_) out.push_back(n);
+  return out;
+}
+
+}  // namespace nnx::checkpoint

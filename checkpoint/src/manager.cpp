@@ -1,0 +1,412 @@
+#include "nnx/checkpoint/manager.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+#include <charconv>
+#include <iostream>
+
+#include "io.hpp"
+#include "metadata.hpp"
+#include "nnx/checkpoint/format.hpp"
+
+namespace fs = boost::filesystem;
+
+namespace nnx::checkpoint {
+
+namespace {
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string join_steps(const std::vector<std::int64_t>& steps) {
+  if (steps.empty()) return "none";
+  std::string s;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (i == 8 && steps.size() > 10) {
+      s += ", ... (" + std::to_string(steps.size() - 9) + " more), " + std::to_string(steps.back());
+      break;
+    }
+    s += (i ? ", " : "") + std::to_string(steps[i]);
+  }
+  return s;
+}
+
+// A unique suffix for temporary names within this process.
+std::string unique_suffix() {
+  static std::atomic<std::uint64_t> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+}  // namespace
+
+std::string step_name(std::int64_t step, const Options& options) {
+  if (step < 0) throw CheckpointError(ErrorCode::usage, "step must be >= 0, got " + std::to_string(step));
+  std::string digits = std::to_string(step);
+  if (options.step_format_fixed_length > 0 && digits.size() < static_cast<std::size_t>(options.step_format_fixed_length))
+    digits.insert(0, static_cast<std::size_t>(options.step_format_fixed_length) - digits.size(), '0');
+  return options.step_prefix.empty() ? digits : options.step_prefix + "_" + digits;
+}
+
+std::optional<std::int64_t> parse_step_name(const std::string& name, const Options& options) {
+  std::string_view digits = name;
+  if (!options.step_prefix.empty()) {
+    const std::string prefix = options.step_prefix + "_";
+    if (name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    digits.remove_prefix(prefix.size());
+  }
+  if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  std::int64_t step = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), step);
+  return step;
+}
+
+CheckpointManager::CheckpointManager(std::string directory, Options options)
+    : directory_(std::move(directory)), options_(std::move(options)) {
+  if (options_.save_interval_steps < 1)
+    throw CheckpointError(ErrorCode::usage, "save_interval_steps must be >= 1, got " + std::to_string(options_.save_interval_steps));
+  if (options_.max_to_keep && *options_.max_to_keep < 1)
+    throw CheckpointError(ErrorCode::usage, "max_to_keep must be >= 1 (or unset to keep every step), got " +
+                                                std::to_string(*options_.max_to_keep));
+  if (options_.keep_period && *options_.keep_period < 1)
+    throw CheckpointError(ErrorCode::usage, "keep_period must be >= 1, got " + std::to_string(*options_.keep_period));
+  boost::system::error_code ec;
+  if (!fs::is_directory(directory_, ec)) {
+    if (fs::exists(directory_, ec))
+      throw CheckpointError(ErrorCode::usage, "'" + directory_ + "' exists and is not a directory; choose a checkpoint directory");
+    if (!options_.create || options_.read_only)
+      throw CheckpointError(ErrorCode::not_found, "checkpoint directory '" + directory_ + "' does not exist" +
+                                                      (options_.read_only ? " (a read-only manager does not create it)" : "") +
+                                                      "; check the path or set create = true");
+    fs::create_directories(directory_, ec);
+    if (ec) io::throw_errno("creating directory", directory_, ec.value());
+  }
+  if (!options_.read_only) {
+    const std::string lock_path = directory_ + "/" + kLockFile;
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) io::throw_errno("opening the writer lock", lock_path, errno);
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      char pid[32] = {};
+      (void)::pread(lock_fd_, pid, sizeof pid - 1, 0);
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      if (err == EWOULDBLOCK)
+        throw CheckpointError(ErrorCode::locked, "'" + directory_ + "' is being written by another CheckpointManager (process " +
+                                                     std::string(pid) + "); one writer per directory: close the other one, "
+                                                     "or open this one with read_only = true to read");
+      io::throw_errno("locking", lock_path, err);
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) { /* the pid is only informative */ }
+    if (options_.cleanup_tmp_directories) {
+      for (const auto& entry : fs::directory_iterator(directory_, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.find(kTmpMarker) != std::string::npos || name.find(kDeletingMarker) != std::string::npos)
+          fs::remove_all(entry.path(), ec);
+      }
+    }
+  }
+  scan();
+}
+
+CheckpointManager::~CheckpointManager() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    std::cerr << "nnx::checkpoint: a pending save of '" << directory_ << "' failed: " << e.what() << "\n";
+  }
+}
+
+void CheckpointManager::close() {
+  if (closed_) return;
+  closed_ = true;
+  struct Unlock {
+    int& fd;
+    ~Unlock() {
+      if (fd >= 0) ::close(fd);  // closing the descriptor releases the flock
+      fd = -1;
+    }
+  } unlock{lock_fd_};
+  finish_pending();
+}
+
+void CheckpointManager::scan() {
+  std::vector<StepRecord> found;
+  boost::system::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory_, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto step = parse_step_name(name, options_);
+    if (!step || !fs::is_directory(entry.path(), ec)) continue;
+    if (!fs::exists(entry.path() / kCommitFile, ec)) continue;  // not committed: never listed
+    StepRecord record{*step, name, 0, {}};
+    try {
+      StepMetadata m = read_step_metadata(entry.path().string());
+      record.created_unix_ms = m.created_unix_ms;
+      record.metrics = std::move(m.metrics);
+    } catch (const CheckpointError&) {
+      // Listed all the same (it is committed); restoring it reports what is wrong.
+    }
+    found.push_back(std::move(record));
+  }
+  if (ec) io::throw_errno("listing", directory_, ec.value());
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
+  std::lock_guard lock(mutex_);
+  steps_ = std::move(found);
+}
+
+void CheckpointManager::reload() {
+  finish_pending();
+  scan();
+}
+
+std::vector<std::int64_t> CheckpointManager::all_steps() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::int64_t> out;
+  for (const auto& r : steps_) out.push_back(r.step);
+  return out;
+}
+
+std::optional<std::int64_t> CheckpointManager::latest_step() const {
+  std::lock_guard lock(mutex_);
+  if (steps_.empty()) return std::nullopt;
+  return steps_.back().step;
+}
+
+std::optional<std::int64_t> CheckpointManager::best_step() const {
+  if (!options_.best_fn) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  std::optional<std::int64_t> best;
+  double best_value = 0;
+  for (const auto& r : steps_) {
+    if (r.metrics.empty()) continue;
+    const double v = options_.best_fn(r.metrics);
+    const bool better = options_.best_mode == BestMode::max ? v >= best_value : v <= best_value;
+    if (!best || better) {  // ties go to the later step
+      best = r.step;
+      best_value = v;
+    }
+  }
+  return best;
+}
+
+bool CheckpointManager::should_save(std::int64_t step) const {
+  if (options_.read_only || step < 0) return false;
+  std::lock_guard lock(mutex_);
+  for (const auto& r : steps_)
+    if (r.step == step) return false;
+  if (!steps_.empty() && step < steps_.back().step) return false;
+  return step % options_.save_interval_steps == 0;
+}
+
+std::string CheckpointManager::step_directory(std::int64_t step) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& r : steps_)
+    if (r.step == step) return directory_ + "/" + r.name;
+  return directory_ + "/" + step_name(step, options_);
+}
+
+void CheckpointManager::check_writable(const char* what) const {
+  if (closed_) throw CheckpointError(ErrorCode::usage, std::string("cannot ") + what + ": the manager of '" + directory_ + "' is closed");
+  if (options_.read_only)
+    throw CheckpointError(ErrorCode::read_only, std::string("cannot ") + what + " in '" + directory_ +
+                                                    "': the manager is read_only; open one with read_only = false to write");
+}
+
+void CheckpointManager::finish_pending() {
+  if (writer_.joinable()) writer_.join();
+  if (pending_error_) {
+    std::exception_ptr e = std::move(pending_error_);
+    pending_error_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+void CheckpointManager::wait_until_finished() { finish_pending(); }
+
+bool CheckpointManager::save(std::int64_t step, const State& state, const Metrics& metrics, bool force) {
+  return save(step, Composite().add(kDefaultItem, state), metrics, force);
+}
+
+bool CheckpointManager::save(std::int64_t step, const Composite& items, const Metrics& metrics, bool force) {
+  check_writable("save");
+  finish_pending();  // one save at a time; a previous failure surfaces here
+  if (step < 0) throw CheckpointError(ErrorCode::usage, "step must be >= 0, got " + std::to_string(step));
+  if (!force && !should_save(step)) return false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : steps_)
+      if (r.step == step)
+        throw CheckpointError(ErrorCode::usage, "step " + std::to_string(step) + " already exists in '" + directory_ +
+                                                    "'; delete it first (delete_step) or save under another step");
+  }
+  if (items.empty()) throw CheckpointError(ErrorCode::usage, "save: nothing to save (the Composite has no items)");
+  for (const auto& name : items.names())
+    if (items.is_state(name))
+      for (const auto& [path, var] : items.state(name))
+        if (var.value.is_abstract())
+          throw CheckpointError(ErrorCode::usage, "save: item '" + name + "' path '" + path.str() + "' is abstract (" +
+                                                      var.value.shape_dtype().str() +
+                                                      "); save a State with values, not a restore target");
+  (void)step_metadata_json(StepMetadata{step, 0, metrics, {}});  // rejects non-finite metrics before any work
+  // The snapshot: copying a Composite copies Arrays in O(1), copy-on-write. Later writes by the
+  // training loop go to fresh buffers; the writer sees the values of this moment.
+  Composite snapshot = items;
+  if (!options_.enable_async_checkpointing) {
+    write_step(step, snapshot, metrics);
+    return true;
+  }
+  writer_ = std::thread([this, step, snapshot = std::move(snapshot), metrics] {
+    try {
+      write_step(step, snapshot, metrics);
+    } catch (...) {
+      pending_error_ = std::current_exception();
+    }
+  });
+  return true;
+}
+
+void CheckpointManager::write_step(std::int64_t step, const Composite& items, const Metrics& metrics) {
+  const std::string name = step_name(step, options_);
+  const std::string final_dir = directory_ + "/" + name;
+  const std::string tmp_dir = final_dir + kTmpMarker + unique_suffix();
+  boost::system::error_code ec;
+  fs::create_directory(tmp_dir, ec);
+  if (ec) io::throw_errno("creating the temporary directory", tmp_dir, ec.value());
+  StepMetadata m{step, 0, metrics, {}};
+  try {
+    for (const auto& item : items.names()) {
+      const std::string type = items.is_state(item) ? "state" : "json";
+      const std::string file = item_file_name(item, type);
+      std::uint64_t bytes = 0;
+      if (type == "state") {
+        bytes = write_array_file(tmp_dir + "/" + file, items.state(item));
+      } else {
+        const std::string& text = items.json(item).text();
+        io::write_file_durably(tmp_dir + "/" + file, text);
+        bytes = text.size();
+      }
+      m.items.push_back({item, type, file, bytes});
+    }
+    m.created_unix_ms = now_unix_ms();
+    io::write_file_durably(tmp_dir + "/" + kMetadataFile, step_metadata_json(m));
+    io::write_file_durably(tmp_dir + "/" + kCommitFile, std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) +
+                                                            " step " + std::to_string(step) + "\n");
+    io::sync_directory(tmp_dir);
+    if (fs::exists(final_dir, ec))
+      throw CheckpointError(ErrorCode::usage, "'" + final_dir + "' already exists; delete it or save under another step");
+    if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) io::throw_errno("renaming into place", final_dir, errno);
+    io::sync_directory(directory_);
+  } catch (...) {
+    fs::remove_all(tmp_dir, ec);  // never listed; earlier steps untouched
+    throw;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    steps_.push_back(StepRecord{step, name, m.created_unix_ms, metrics});
+    std::sort(steps_.begin(), steps_.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
+  }
+  apply_retention();
+}
+
+void CheckpointManager::remove_step_directory(const std::string& name) {
+  // Renamed first, so a crash half-way through removal never leaves a damaged step that is listed.
+  const std::string from = directory_ + "/" + name;
+  const std::string doomed = from + kDeletingMarker + unique_suffix();
+  if (::rename(from.c_str(), doomed.c_str()) != 0) io::throw_errno("deleting (renaming)", from, errno);
+  boost::system::error_code ec;
+  fs::remove_all(doomed, ec);
+  if (ec) io::throw_errno("deleting", doomed, ec.value());
+}
+
+void CheckpointManager::delete_step(std::int64_t step) {
+  check_writable("delete a step");
+  finish_pending();
+  std::string name;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(steps_.begin(), steps_.end(), [&](const auto& r) { return r.step == step; });
+    if (it == steps_.end()) {
+      std::vector<std::int64_t> steps;
+      for (const auto& r : steps_) steps.push_back(r.step);
+      throw CheckpointError(ErrorCode::not_found, "cannot delete step " + std::to_string(step) + ": not in '" + directory_ +
+                                                      "' (steps: " + join_steps(steps) + ")");
+    }
+    name = it->name;
+    steps_.erase(it);
+  }
+  remove_step_directory(name);
+  io::sync_directory(directory_);
+}
+
+void CheckpointManager::apply_retention() {
+  std::vector<StepRecord> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    if (steps_.size() <= 1) return;
+    std::vector<bool> keep(steps_.size(), false);
+    keep.back() = true;  // the latest step is what a resumed run needs: never deleted by policy
+    if (options_.keep_period)
+      for (std::size_t i = 0; i < steps_.size(); ++i) keep[i] = keep[i] || steps_[i].step % *options_.keep_period == 0;
+    if (options_.keep_time_interval) {
+      const std::int64_t interval = std::chrono::duration_cast<std::chrono::milliseconds>(*options_.keep_time_interval).count();
+      std::optional<std::int64_t> last;
+      for (std::size_t i = 0; i < steps_.size(); ++i)
+        if (!last || steps_[i].created_unix_ms - *last >= interval) {
+          keep[i] = true;
+          last = steps_[i].created_unix_ms;
+        }
+    }
+    std::vector<std::size_t> ranked;  // candidates for max_to_keep, best (or newest) first
+    if (options_.best_fn) {
+      std::vector<std::pair<double, std::size_t>> scored;
+      for (std::size_t i = 0; i < steps_.size(); ++i) {
+        if (steps_[i].metrics.empty()) {
+          if (options_.keep_checkpoints_without_metrics) keep[i] = true;
+          continue;
+        }
+        scored.emplace_back(options_.best_fn(steps_[i].metrics), i);
+      }
+      std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
+        if (a.first != b.first) return options_.best_mode == BestMode::max ? a.first > b.first : a.first < b.first;
+        return a.second > b.second;  // ties: the newer first
+      });
+      for (const auto& [score, i] : scored) ranked.push_back(i);
+    } else {
+      for (std::size_t i = steps_.size(); i-- > 0;) ranked.push_back(i);
+    }
+    const std::size_t limit = options_.max_to_keep ? static_cast<std::size_t>(*options_.max_to_keep) : ranked.size();
+    for (std::size_t r = 0; r < ranked.size() && r < limit; ++r) keep[ranked[r]] = true;
+    std::vector<StepRecord> kept;
+    for (std::size_t i = 0; i < steps_.size(); ++i) (keep[i] ? kept : doomed).push_back(steps_[i]);
+    steps_ = std::move(kept);
+  }
+  for (const auto& r : doomed) remove_step_directory(r.name);
+  if (!doomed.empty()) io::sync_directory(directory_);
+}
+
+std::int64_t CheckpointManager::resolve(std::optional<std::int64_t> step) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::int64_t> steps;
+  for (const auto& r : steps_) steps.push_back(r.step);
+  if (!step) {
+    if (steps.empty())
+      throw CheckpointError(ErrorCode::not_found, "nothing to restore: '" + directory_ +
+                                                      "' holds no committed checkpoint (unfinished saves are ignored); "
+                                                      "train from scratch, or check the directory");
+    return steps.back();
+  }
+  if (std::find(steps.begin(), steps.end(), *step) == steps.end())
+    throw CheckpointError(ErrorCode::not_found, "step " + std::to_string(*step) + " is not in '" + directory_ +
+                                                    "' (committed steps: " + join_steps(steps) + ")");
+  return *step;
+}
+
+StepMetadata CheckpointManager::metadata(std::int64_t step) const {
+  return read_step_metadata(step_directory(resolve(step)));
+}
+
+}  // namespace nnx::checkpoint
