@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev)
+PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 install_missing() {

@@ -11,6 +11,19 @@ void JsonItem::check_header(const std::string& format, std::uint32_t version) {
                                                  "; upgrade nnx to read it");
 }
 
+void JsonItem::validate() const {
+  std::string format;
+  std::uint32_t version = 0;
+  try {
+    std::istringstream in(text_);
+    cereal::JSONInputArchive ar(in);
+    ar(cereal::make_nvp("format", format), cereal::make_nvp("format_version", version));
+  } catch (const cereal::Exception& e) {
+    throw CheckpointError(ErrorCode::corrupted, std::string("JSON item is not valid: ") + e.what());
+  }
+  check_header(format, version);
+}
+
 void Composite::check_name(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 128 && name[0] != '_' && name[0] != '.';
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');

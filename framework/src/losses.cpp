@@ -28,6 +28,17 @@ std::vector<std::int64_t> labels_of(const char* op, const Array& labels, std::in
                   std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
   return out;
 }
+// s.astype(dtype), differentiable: Array::astype is not recorded on the tape, so without this the
+// gradient of a penalty term of another dtype than the first would be silently lost.
+Array cast_scalar(const Array& s, DType dtype) {
+  Array out = s.astype(dtype);
+  if (detail::Tape* tape = detail::recording_for({&s})) {
+    const std::int32_t node = s.grad_node();
+    const DType from = s.dtype();
+    tape->record(out, [=](const Array& g) { (void)node; (void)g; (void)from; });
+  }
+  return out;
+}
 }  // namespace
 
 Array mse(const Array& prediction, const Array& target) {
@@ -133,7 +144,7 @@ Array l2_penalty(const State& state) {
       total = s;
       first = false;
     } else {
-      if (s.dtype() != total.dtype()) s = s.astype(total.dtype());
+      if (s.dtype() != total.dtype()) s = cast_scalar(s, total.dtype());
       total = add(total, s);
     }
   }

@@ -65,6 +65,8 @@ class JsonItem {
     return value;
   }
   const std::string& text() const { return text_; }
+  // Checks that the text is a JSON item of a version this build reads (throws CheckpointError).
+  void validate() const;
 
  private:
   static void check_header(const std::string& format, std::uint32_t version);

@@ -52,14 +52,14 @@ inline constexpr const char* kDefaultItem = "default";
 inline constexpr std::uint32_t kStepFormatVersion = 1;
 
 struct Options {
-  std::optional<int> max_to_keep;                          // unset: keep every step
-  std::optional<std::int64_t> keep_period;                 // steps divisible by it are never deleted
-  std::optional<std::chrono::seconds> keep_time_interval;  // keep one step per interval of commit time
-  std::int64_t save_interval_steps = 1;                    // should_save is true every this many steps
-  std::function<double(const Metrics&)> best_fn;           // set: max_to_keep keeps the best steps
+  std::optional<int> max_to_keep{};                          // unset: keep every step
+  std::optional<std::int64_t> keep_period{};                 // steps divisible by it are never deleted
+  std::optional<std::chrono::seconds> keep_time_interval{};  // keep one step per interval of commit time
+  std::int64_t save_interval_steps = 1;                      // should_save is true every this many steps
+  std::function<double(const Metrics&)> best_fn{};           // set: max_to_keep keeps the best steps
   BestMode best_mode = BestMode::max;
   bool keep_checkpoints_without_metrics = true;
-  std::string step_prefix;             // "step" names directories "step_400"; empty: "400"
+  std::string step_prefix{};           // "step" names directories "step_400"; empty: "400"
   int step_format_fixed_length = 0;    // 8: "00000400"
   bool create = true;                  // create the directory when missing
   bool cleanup_tmp_directories = false;  // remove leftovers of interrupted saves at start

@@ -22,7 +22,7 @@ namespace nnx::models {
 
 struct MLPConfig {
   std::int64_t in = 1;
-  std::vector<std::int64_t> hidden;  // widths of the hidden layers; empty gives a linear model
+  std::vector<std::int64_t> hidden{};  // widths of the hidden layers; empty gives a linear model
   std::int64_t out = 1;
   double dropout = 0.0;
   bool batch_norm = false;

@@ -1,0 +1,281 @@
+// nnx-ckpt — inspect, verify, fingerprint and compare checkpoint directories.
+//
+//   nnx-ckpt list DIR                          steps, commit time, size, metrics
+//   nnx-ckpt show DIR [--step N]               items, paths, kinds, dtypes, shapes, counts
+//   nnx-ckpt verify DIR [--step N]             re-reads every array, checks every checksum
+//   nnx-ckpt digest DIR [--step N] [--item I]  a hash of paths and values only
+//   nnx-ckpt diff DIR STEP_A STEP_B            paths added, removed, changed
+//
+// Exit status: 0 success; 1 verify found damage or diff found differences; 2 bad usage or an
+// unreadable directory. The directory is opened read-only: a training run may write meanwhile.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <nnx/checkpoint/format.hpp>
+#include <nnx/checkpoint/manager.hpp>
+#include <sstream>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace ckpt = nnx::checkpoint;
+
+namespace {
+
+std::string human_bytes(std::uint64_t bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  std::ostringstream s;
+  if (u == 0)
+    s << bytes << " B";
+  else
+    s << std::fixed << std::setprecision(1) << v << " " << units[u];
+  return s.str();
+}
+
+std::string utc(std::int64_t unix_ms) {
+  const auto t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+ckpt::CheckpointManager open(const std::string& dir) { return ckpt::CheckpointManager(dir, {.read_only = true}); }
+
+std::vector<std::int64_t> chosen_steps(const ckpt::CheckpointManager& m, std::optional<std::int64_t> step, bool all_by_default) {
+  if (step) {
+    (void)m.metadata(*step);  // throws naming the available steps when absent
+    return {*step};
+  }
+  if (all_by_default) return m.all_steps();
+  const auto latest = m.latest_step();
+  if (!latest)
+    throw ckpt::CheckpointError(ckpt::ErrorCode::not_found, "'" + m.directory() + "' holds no committed checkpoint");
+  return {*latest};
+}
+
+std::string item_path(const ckpt::CheckpointManager& m, std::int64_t step, const ckpt::ItemInfo& item) {
+  return m.step_directory(step) + "/" + item.file;
+}
+
+int cmd_list(const std::string& dir) {
+  auto m = open(dir);
+  const auto steps = m.all_steps();
+  if (steps.empty()) {
+    std::cout << "no committed checkpoints in " << dir << "\n";
+    return 0;
+  }
+  std::printf("%-10s  %-19s  %10s  %s\n", "step", "committed (UTC)", "size", "metrics");
+  for (std::int64_t s : steps) {
+    const ckpt::StepMetadata md = m.metadata(s);
+    std::string metrics;
+    for (const auto& [k, v] : md.metrics) {
+      std::ostringstream o;
+      o << k << "=" << std::setprecision(6) << v;
+      metrics += (metrics.empty() ? "" : "  ") + o.str();
+    }
+    std::printf("%-10lld  %-19s  %10s  %s\n", static_cast<long long>(s), utc(md.created_unix_ms).c_str(),
+                human_bytes(md.bytes()).c_str(), metrics.c_str());
+  }
+  if (auto best = m.best_step()) std::cout << "best step: " << *best << "\n";
+  return 0;
+}
+
+int cmd_show(const std::string& dir, std::optional<std::int64_t> step) {
+  auto m = open(dir);
+  for (std::int64_t s : chosen_steps(m, step, false)) {
+    const ckpt::StepMetadata md = m.metadata(s);
+    std::cout << "step " << s << " (" << m.step_directory(s) << "), committed " << utc(md.created_unix_ms) << " UTC, "
+              << human_bytes(md.bytes()) << "\n";
+    for (const auto& item : md.items) {
+      std::cout << "\nitem '" << item.name << "' (" << item.type << ", " << item.file << ")\n";
+      if (item.type == "json") {
+        std::cout << m.restore_json(s, item.name).text() << "\n";
+        continue;
+      }
+      nnx::State structure;  // from the index only: no array data is read
+      const ckpt::ArrayFileReader reader(item_path(m, s, item));
+      for (const auto& e : reader.index().entries)
+        structure.set(e.path, nnx::Variable(nnx::Kind::from_name(e.kind), nnx::Array::abstract(e.shape, e.dtype), e.metadata));
+      std::ostringstream tree;
+      tree << structure;
+      std::string text = tree.str();
+      for (const char* noise : {" (abstract: no memory held)", "  (abstract)"})  // stored, not abstract
+        for (auto pos = text.find(noise); pos != std::string::npos; pos = text.find(noise)) text.erase(pos, std::strlen(noise));
+      std::cout << text;
+    }
+  }
+  return 0;
+}
+
+int cmd_verify(const std::string& dir, std::optional<std::int64_t> step) {
+  auto m = open(dir);
+  int failures = 0;
+  const auto steps = chosen_steps(m, step, true);
+  for (std::int64_t s : steps) {
+    std::vector<std::string> problems;
+    std::uint64_t arrays = 0;
+    try {
+      for (const auto& item : m.metadata(s).items) {
+        if (item.type == "json") {
+          m.restore_json(s, item.name).validate();
+          continue;
+        }
+        const ckpt::ArrayFileReader reader(item_path(m, s, item));
+        arrays += reader.index().entries.size();
+        for (auto& p : reader.verify()) problems.push_back(std::move(p));
+      }
+    } catch (const std::exception& e) {
+      problems.push_back(e.what());
+    }
+    if (problems.empty()) {
+      std::cout << "step " << s << ": ok (" << arrays << " arrays, every checksum matches)\n";
+    } else {
+      ++failures;
+      std::cout << "step " << s << ": DAMAGED\n";
+      for (const auto& p : problems) std::cout << "  " << p << "\n";
+    }
+  }
+  if (steps.empty()) std::cout << "no committed checkpoints in " << dir << "\n";
+  return failures ? 1 : 0;
+}
+
+void hash_path(XXH3_state_t* h, const nnx::Path& path) {
+  const std::uint32_t n = static_cast<std::uint32_t>(path.size());
+  XXH3_128bits_update(h, &n, sizeof n);
+  for (const auto& k : path) {
+    const std::uint8_t tag = k.is_index() ? 1 : 0;
+    XXH3_128bits_update(h, &tag, 1);
+    if (k.is_index()) {
+      const std::int64_t i = k.index();
+      XXH3_128bits_update(h, &i, sizeof i);
+    } else {
+      const std::uint32_t len = static_cast<std::uint32_t>(k.name().size());
+      XXH3_128bits_update(h, &len, sizeof len);
+      XXH3_128bits_update(h, k.name().data(), len);
+    }
+  }
+}
+
+int cmd_digest(const std::string& dir, std::optional<std::int64_t> step, const std::string& only_item) {
+  auto m = open(dir);
+  const std::int64_t s = chosen_steps(m, step, false).front();
+  XXH3_state_t h;
+  XXH3_128bits_reset(&h);
+  bool found = only_item.empty();
+  for (const auto& item : m.metadata(s).items) {  // sorted by name
+    if (item.type != "state" || (!only_item.empty() && item.name != only_item)) continue;
+    found = true;
+    XXH3_128bits_update(&h, item.name.data(), item.name.size() + 1);
+    const ckpt::ArrayFileReader reader(item_path(m, s, item));
+    for (const auto& e : reader.index().entries) {
+      hash_path(&h, e.path);
+      const std::uint8_t dtype = static_cast<std::uint8_t>(e.dtype);
+      XXH3_128bits_update(&h, &dtype, 1);
+      for (std::int64_t d : e.shape) XXH3_128bits_update(&h, &d, sizeof d);
+      const nnx::Array a = reader.read(e);  // checksum verified
+      XXH3_128bits_update(&h, a.raw_data(), a.nbytes());
+    }
+  }
+  if (!found)
+    throw ckpt::CheckpointError(ckpt::ErrorCode::not_found, "step " + std::to_string(s) + " has no State item '" + only_item + "'");
+  const XXH128_hash_t d = XXH3_128bits_digest(&h);
+  std::printf("%016llx%016llx\n", static_cast<unsigned long long>(d.high64), static_cast<unsigned long long>(d.low64));
+  return 0;
+}
+
+int cmd_diff(const std::string& dir, std::int64_t a, std::int64_t b) {
+  auto m = open(dir);
+  const auto ma = m.metadata(a), mb = m.metadata(b);
+  int differences = 0;
+  std::map<std::string, std::pair<const ckpt::ItemInfo*, const ckpt::ItemInfo*>> items;
+  for (const auto& i : ma.items) items[i.name].first = &i;
+  for (const auto& i : mb.items) items[i.name].second = &i;
+  for (const auto& [name, pair] : items) {
+    const auto [ia, ib] = pair;
+    if (!ia || !ib) {
+      std::cout << (ia ? "- item " : "+ item ") << name << "\n";
+      ++differences;
+      continue;
+    }
+    if (ia->type != "state" || ib->type != "state") {
+      const bool same = m.restore_json(a, name).text() == m.restore_json(b, name).text();
+      if (!same) {
+        std::cout << "~ item " << name << " (JSON differs)\n";
+        ++differences;
+      }
+      continue;
+    }
+    const nnx::State sa = m.restore_state(a, name), sb = m.restore_state(b, name);
+    for (const auto& d : nnx::compare_structure(sa, sb)) {
+      const char* mark = d.what == nnx::Difference::What::missing ? "- " : d.what == nnx::Difference::What::unexpected ? "+ " : "~ ";
+      std::cout << mark << name << ": " << d.str() << "\n";
+      ++differences;
+    }
+    for (const auto& [path, va] : sa) {
+      if (!sb.contains(path)) continue;
+      const auto& vb = sb.at(path);
+      if (!(va.value.shape() == vb.value.shape()) || nnx::array_equal(va.value, vb.value)) continue;
+      std::cout << "~ " << name << ": " << path.str() << " values differ, max |a - b| = " << std::setprecision(6)
+                << nnx::max_abs_difference(va.value, vb.value) << "\n";
+      ++differences;
+    }
+  }
+  std::cout << (differences ? std::to_string(differences) + " difference(s)" : std::string("identical")) << " between step "
+            << a << " and step " << b << "\n";
+  return differences ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nnx-ckpt: inspect, verify, fingerprint and compare nnx checkpoint directories"};
+  app.require_subcommand(1);
+  std::string dir, item;
+  std::optional<std::int64_t> step;
+  std::int64_t step_a = 0, step_b = 0;
+
+  auto* list = app.add_subcommand("list", "steps with commit time, size and metrics");
+  list->add_option("DIR", dir, "checkpoint directory")->required();
+  auto* show = app.add_subcommand("show", "items, paths, kinds, dtypes, shapes and counts of a step (default: latest)");
+  show->add_option("DIR", dir, "checkpoint directory")->required();
+  show->add_option("--step", step, "the step (default: the latest)");
+  auto* verify = app.add_subcommand("verify", "re-read every array and check every checksum (default: every step)");
+  verify->add_option("DIR", dir, "checkpoint directory")->required();
+  verify->add_option("--step", step, "only this step");
+  auto* digest = app.add_subcommand("digest", "hash of paths and array values only (default: latest step)");
+  digest->add_option("DIR", dir, "checkpoint directory")->required();
+  digest->add_option("--step", step, "the step (default: the latest)");
+  digest->add_option("--item", item, "only this item (default: every State item)");
+  auto* diff = app.add_subcommand("diff", "paths added, removed and changed between two steps");
+  diff->add_option("DIR", dir, "checkpoint directory")->required();
+  diff->add_option("STEP_A", step_a, "first step")->required();
+  diff->add_option("STEP_B", step_b, "second step")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    if (list->parsed()) return cmd_list(dir);
+    if (show->parsed()) return cmd_show(dir, step);
+    if (verify->parsed()) return cmd_verify(dir, step);
+    if (digest->parsed()) return cmd_digest(dir, step, item);
+    if (diff->parsed()) return cmd_diff(dir, step_a, step_b);
+  } catch (const std::exception& e) {
+    std::cerr << "nnx-ckpt: " << e.what() << "\n";
+    return 2;
+  }
+  return 2;
+}
