@@ -35,7 +35,7 @@ Array cast_scalar(const Array& s, DType dtype) {
   if (detail::Tape* tape = detail::recording_for({&s})) {
     const std::int32_t node = s.grad_node();
     const DType from = s.dtype();
-    tape->record(out, [=](const Array& g) { (void)node; (void)g; (void)from; });
+    tape->record(out, [=](const Array& g) { tape->accumulate(node, g.astype(from)); });
   }
   return out;
 }

@@ -83,7 +83,7 @@ class Sgd final : public Stage {
         auto tr = as_vec<T>(*ctx.slots[0][i]);
         tr = g + static_cast<T>(momentum_) * tr;
         if (nesterov_)
-          g = tr;
+          g = g + static_cast<T>(momentum_) * tr;
         else
           g = tr;
       }
