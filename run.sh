@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nnx: set up, build and run on a fresh Debian 12 machine.
 #
-#   ./run.sh demo    install what is missing, build, run the demo (the lessons in examples/)
+#   ./run.sh demo    install what is missing, build, run the demo: lesson 07's resume story
 #   ./run.sh test    install what is missing, build, run the whole test suite through ctest
 #   ./run.sh build   install what is missing and build only
 #
@@ -39,10 +39,15 @@ build() {
 case "${1:-}" in
   demo)
     build
-    for lesson in build/bin/01_modules build/bin/02_split_merge build/bin/03_eval_shape build/bin/04_training; do
-      printf '\n===== %s =====\n' "$(basename "$lesson")"
-      "$lesson"
-    done
+    cat <<'TXT'
+
+nnx demo — lesson 07's story: train an MLP on two spirals with Adam and dropout, saving a checkpoint
+every 200 steps; kill it with SIGKILL mid-way; start it again; it resumes from the latest committed
+step and ends with parameters bitwise identical to a run that was never interrupted.
+(The other lessons: build/bin/01_modules ... build/bin/09_best_checkpoints.)
+
+TXT
+    examples/resume_story.sh build/bin "${TMPDIR:-/tmp}/nnx-demo"
     ;;
   test)
     build
