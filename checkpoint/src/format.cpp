@@ -25,7 +25,7 @@ constexpr std::uint64_t kHeaderSize = 1 + 8 + 4 + 4;
 constexpr std::uint64_t kFooterSize = 4 * 8;
 constexpr std::uint64_t kMinEntrySize = 4 + 4 + 4 + 1 + 1 + 3 * 8;
 constexpr std::uint32_t kMaxString = 1 << 20;  // a path key, kind or metadata string
-constexpr std::size_t kChunk = 8 << 20;         // data is read and hashed in chunks that stay in cache
+constexpr std::size_t kChunk = 512 << 10;      // read and hashed in chunks that stay in the L2 cache
 
 using Out = cereal::PortableBinaryOutputArchive;
 using In = cereal::PortableBinaryInputArchive;
@@ -110,6 +110,10 @@ template <class T> void swap_bytes_if_big_endian(Array& a) {
 std::uint64_t checksum(const void* data, std::size_t n) { return XXH3_64bits(data, n); }
 
 std::uint64_t write_array_file(const std::string& path, const State& state) {
+  for (const auto& [p, var] : state)  // before the file exists: a refused State leaves nothing behind
+    if (var.value.is_abstract())
+      throw CheckpointError(ErrorCode::usage, "cannot save '" + p.str() + "': it is abstract (" + var.value.shape_dtype().str() +
+                                                  "); save a State with values, not an eval_shape target");
   ArrayIndex index;
   io::File file = io::File::create(path);
   {
@@ -119,9 +123,6 @@ std::uint64_t write_array_file(const std::string& path, const State& state) {
     ar(kMagic, kArrayFormatVersion, std::uint32_t{0});
     for (const auto& [p, var] : state) {
       const Array& a = var.value;
-      if (a.is_abstract())
-        throw CheckpointError(ErrorCode::usage, "cannot save '" + p.str() + "': it is abstract (" + a.shape_dtype().str() +
-                                                    "); save a State with values, not an eval_shape target");
       ArrayEntry e{p, var.kind().name(), var.metadata, a.dtype(), a.shape(), buffer.position(), a.nbytes(), 0};
       e.checksum = checksum(a.raw_data(), a.nbytes());
       switch (a.dtype()) {  // typed, so cereal converts the byte order on big-endian hosts
@@ -196,7 +197,7 @@ ArrayFileReader::ArrayFileReader(const std::string& path) : impl_(new Impl{io::F
     if (end_magic != kEndMagic)
       throw CheckpointError(ErrorCode::truncated, "'" + path + "' is truncated or was not completely written (no end marker in its last " +
                                                       std::to_string(kFooterSize) + " bytes); restore an earlier step");
-    if (index_offset < kHeaderSize || index_size > size_ || index_offset != size_ - kFooterSize - index_size)
+    if (index_offset < kHeaderSize || index_size > size_ - kHeaderSize - kFooterSize || index_offset != size_ - kFooterSize - index_size)
       throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the footer points outside the file (index at " +
                                                       std::to_string(index_offset) + ", " + std::to_string(index_size) +
                                                       " bytes, file " + std::to_string(size_) + " bytes); restore an earlier step");

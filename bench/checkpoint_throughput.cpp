@@ -1,0 +1,128 @@
+// Checkpoint throughput of nnx against the machine's limit (plain write+fsync / read of the same
+// bytes), for a State of about N float32 parameters split into layer-sized arrays.
+//
+//   build/bin/bench_checkpoint PARAMS DIR [repeats]
+//
+// Prints one line per measurement: name, milliseconds (median of the repeats), and MB/s.
+#include <fcntl.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <nnx/checkpoint.hpp>
+#include <nnx/nnx.hpp>
+#include <vector>
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// A State of `params` float32 elements in arrays of at most 4M elements (like the layers of an MLP).
+nnx::State make_state(std::int64_t params) {
+  nnx::State s;
+  std::int64_t left = params;
+  for (int i = 0; left > 0; ++i) {
+    const std::int64_t n = std::min<std::int64_t>(left, 4 << 20);
+    nnx::Array a = nnx::Array::empty({n}, nnx::DType::float32);
+    float* p = a.mutable_data<float>();
+    for (std::int64_t k = 0; k < n; ++k) p[k] = static_cast<float>((k * 2654435761u) % 1000) * 1e-3f;
+    s.set(nnx::Path{"layers", i, "kernel"}, nnx::Param(a));
+    left -= n;
+  }
+  return s;
+}
+
+void plain_write(const std::string& path, const nnx::State& s) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  for (const auto& [p, v] : s)
+    if (::write(fd, v.value.raw_data(), v.value.nbytes()) != static_cast<ssize_t>(v.value.nbytes())) std::abort();
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void plain_read(const std::string& path, nnx::State& s) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  for (auto& [p, v] : s)
+    if (::read(fd, v.value.mutable_raw_data(), v.value.nbytes()) != static_cast<ssize_t>(v.value.nbytes())) std::abort();
+  ::close(fd);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: bench_checkpoint PARAMS DIR [repeats]\n");
+    return 2;
+  }
+  const std::int64_t params = std::atoll(argv[1]);
+  const std::string dir = argv[2];
+  const int repeats = argc > 3 ? std::atoi(argv[3]) : 5;
+  // Every large buffer comes fresh from the kernel, as in a process that just started: reads pay
+  // the page faults in both the plain and the nnx measurement, whatever ran before.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  boost::filesystem::remove_all(dir);
+  boost::filesystem::create_directories(dir);
+  nnx::State state = make_state(params);
+  const double mb = static_cast<double>(state.num_bytes()) / 1e6;
+  std::vector<double> t_write, t_read, t_save, t_restore, t_verify, t_async;
+  for (int r = 0; r < repeats; ++r) {
+    const std::string raw = dir + "/raw.bin";
+    auto t = Clock::now();
+    plain_write(raw, state);
+    t_write.push_back(ms_since(t));
+    nnx::State target = state.as_abstract();
+    t = Clock::now();
+    nnx::State buffers = target;  // fresh buffers, as a restore needs: allocation and page faults count
+    for (auto& [p, v] : buffers) v.value = nnx::Array::empty(v.value.shape(), v.value.dtype());
+    plain_read(raw, buffers);
+    t_read.push_back(ms_since(t));
+    boost::filesystem::remove(raw);
+
+    const std::string ckdir = dir + "/ckpt";
+    boost::filesystem::remove_all(ckdir);
+    {
+      nnx::checkpoint::CheckpointManager m(ckdir);
+      t = Clock::now();
+      m.save(1, state);
+      t_save.push_back(ms_since(t));
+      t = Clock::now();
+      nnx::State restored = m.restore(1, target);
+      t_restore.push_back(ms_since(t));
+      if (!nnx::state_equal(restored, state)) std::abort();
+      t = Clock::now();
+      nnx::checkpoint::ArrayFileReader reader(m.step_directory(1) + "/default.nnxa");
+      if (!reader.verify().empty()) std::abort();
+      t_verify.push_back(ms_since(t));
+    }
+    boost::filesystem::remove_all(ckdir);
+    {
+      nnx::checkpoint::CheckpointManager m(ckdir, {.enable_async_checkpointing = true});
+      t = Clock::now();
+      m.save(1, state);
+      t_async.push_back(ms_since(t));
+      m.wait_until_finished();
+    }
+    boost::filesystem::remove_all(ckdir);
+  }
+  auto report = [&](const char* name, const std::vector<double>& v) {
+    const double m = median(v);
+    std::printf("%-22s %10.2f ms  %8.0f MB/s\n", name, m, m > 0 ? mb / (m / 1e3) : 0.0);
+  };
+  std::printf("state: %lld float32 parameters, %.1f MB, %d repeats (median)\n", static_cast<long long>(params), mb, repeats);
+  report("write+fsync (plain)", t_write);
+  report("nnx save (sync)", t_save);
+  report("nnx save() blocks (async)", t_async);
+  report("read (plain, warm cache)", t_read);
+  report("nnx restore (checked)", t_restore);
+  report("nnx verify", t_verify);
+  return 0;
+}
