@@ -4,18 +4,20 @@
 #   ./run.sh demo    install what is missing, build, run the demo: lesson 07's resume story
 #   ./run.sh test    install what is missing, build, run the whole test suite through ctest
 #   ./run.sh build   install what is missing and build only
+#   ./run.sh bench   also installs libtorch-dev and OpenBLAS, runs the benchmarks against libtorch and
+#                    the disk, and writes docs/benchmarks.md and docs/benchmarks.svg (about 10 minutes)
 #
 # Missing Debian packages are installed with apt-get (through sudo when not root); the script says
 # which before it does. Everything is built in ./build; executables land in ./build/bin.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev)
+PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev python3)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 install_missing() {
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0
@@ -56,8 +58,17 @@ TXT
   build)
     build
     ;;
+  bench)
+    # libtorch for the peer; libopenblas0-openmp so libtorch does not run on the reference BLAS.
+    install_missing libtorch-dev libopenblas0-openmp
+    echo "run.sh: building the benchmarks (with the libtorch peer) in ./build-bench"
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DNNX_BENCH_TORCH=ON -DNNX_BUILD_TESTS=OFF \
+      -DNNX_BUILD_EXAMPLES=OFF >/dev/null
+    cmake --build build-bench -j"$JOBS"
+    python3 bench/run_bench.py --build build-bench --out docs/benchmarks.md
+    ;;
   *)
-    echo "usage: ./run.sh demo | test | build" >&2
+    echo "usage: ./run.sh demo | test | build | bench" >&2
     exit 2
     ;;
 esac

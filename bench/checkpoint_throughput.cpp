@@ -22,9 +22,12 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-double median(std::vector<double> v) {
+struct Stats {
+  double median, min, max;
+};
+Stats stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return {v[v.size() / 2], v.front(), v.back()};
 }
 
 // A State of `params` float32 elements in arrays of at most 4M elements (like the layers of an MLP).
@@ -113,15 +116,16 @@ int main(int argc, char** argv) {
     }
     boost::filesystem::remove_all(ckdir);
   }
-  auto report = [&](const char* name, const std::vector<double>& v) {
-    const double m = median(v);
-    std::printf("%-22s %10.2f ms  %8.0f MB/s\n", name, m, m > 0 ? mb / (m / 1e3) : 0.0);
+  auto report = [&](const char* name, const std::vector<double>& v) {  // name: median [min, max] ms, MB/s
+    const Stats st = stats(v);
+    std::printf("%-26s %10.3f ms [%.3f, %.3f]  %8.0f MB/s\n", name, st.median, st.min, st.max,
+                st.median > 0 ? mb / (st.median / 1e3) : 0.0);
   };
   std::printf("state: %lld float32 parameters, %.1f MB, %d repeats (median)\n", static_cast<long long>(params), mb, repeats);
   report("write+fsync (plain)", t_write);
   report("nnx save (sync)", t_save);
   report("nnx save() blocks (async)", t_async);
-  report("read (plain, warm cache)", t_read);
+  report("read (plain)", t_read);
   report("nnx restore (checked)", t_restore);
   report("nnx verify", t_verify);
   return 0;
