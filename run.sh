@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev python3)
+PACKAGES=(cmake make g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev
+  libopenblas-openmp-dev python3)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 install_missing() {

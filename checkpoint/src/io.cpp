@@ -17,7 +17,7 @@ std::string remedy_for(int err) {
     case EACCES:
     case EPERM: return "check the directory's permissions, or save somewhere you may write";
     case EROFS: return "the filesystem is read-only; save to another directory";
-    case EFBIG: return "the file exceeds the size limit of this process or filesystem";
+    case EFBIG: return "the file exceeds the size limit of this process or filesystem; earlier steps are intact";
     default: return "check the directory and try again; earlier steps are intact";
   }
 }

@@ -140,8 +140,9 @@ void CheckpointManager::scan() {
   for (const auto& entry : fs::directory_iterator(directory_, ec)) {
     const std::string name = entry.path().filename().string();
     const auto step = parse_step_name(name, options_);
-    if (!step || !fs::is_directory(entry.path(), ec)) continue;
-    if (!fs::exists(entry.path() / kCommitFile, ec)) continue;  // not committed: never listed
+    boost::system::error_code entry_ec;  // not `ec`: a missing _COMMIT must not read as a failed listing
+    if (!step || !fs::is_directory(entry.path(), entry_ec)) continue;
+    if (!fs::exists(entry.path() / kCommitFile, entry_ec)) continue;  // not committed: never listed
     StepRecord record{*step, name, 0, {}};
     try {
       StepMetadata m = read_step_metadata(entry.path().string());

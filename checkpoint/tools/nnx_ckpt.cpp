@@ -261,6 +261,15 @@ int main(int argc, char** argv) {
   diff->add_option("STEP_A", step_a, "first step")->required();
   diff->add_option("STEP_B", step_b, "second step")->required();
 
+  // CLI11 reports an unknown subcommand as "A subcommand is required": name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : {list, show, verify, digest, diff}) known = known || sub->get_name() == argv[1];
+    if (!known) {
+      std::cerr << "nnx-ckpt: unknown subcommand '" << argv[1] << "'; expected list, show, verify, digest or diff (see --help)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

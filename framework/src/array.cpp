@@ -6,7 +6,9 @@
 #include <limits>
 #include <new>
 #include <ostream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "nnx/error.hpp"
 
@@ -109,10 +111,38 @@ AbstractScope::AbstractScope() : previous_(abstract_mode) { abstract_mode = true
 AbstractScope::~AbstractScope() { abstract_mode = previous_; }
 bool AbstractScope::active() { return abstract_mode; }
 
+// Freed buffers are kept for reuse, by exact size, up to kCacheBytes in all: a training step
+// allocates the same shapes every time, so in steady state it allocates nothing from the system.
+namespace {
+struct BlockCache {
+  static constexpr std::size_t kCacheBytes = 64 << 20;
+  static constexpr std::size_t kMinBlock = 4096;  // small blocks: malloc is fast enough
+  std::mutex mutex;
+  std::unordered_map<std::size_t, std::vector<void*>> free_blocks;
+  std::size_t cached = 0;
+};
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache;  // never destroyed: buffers may be freed during static destruction
+  return *cache;
+}
+}  // namespace
+
 // One aligned allocation: the Storage header, then the data at offset kAlignment. Through
 // operator new, so allocation counters (the eval_shape test) see it.
 Array::StoragePtr Array::StoragePtr::allocate(std::size_t bytes) {
-  void* block = ::operator new(kAlignment + std::max<std::size_t>(bytes, 1), std::align_val_t{kAlignment});
+  const std::size_t total = kAlignment + std::max<std::size_t>(bytes, 1);
+  void* block = nullptr;
+  if (total >= BlockCache::kMinBlock) {
+    BlockCache& c = block_cache();
+    std::lock_guard lock(c.mutex);
+    auto it = c.free_blocks.find(total);
+    if (it != c.free_blocks.end() && !it->second.empty()) {
+      block = it->second.back();
+      it->second.pop_back();
+      c.cached -= total;
+    }
+  }
+  if (!block) block = ::operator new(total, std::align_val_t{kAlignment});
   auto* s = new (block) Storage{{1}, bytes, static_cast<char*>(block) + kAlignment};
   StoragePtr p;
   p.p_ = s;
@@ -120,7 +150,17 @@ Array::StoragePtr Array::StoragePtr::allocate(std::size_t bytes) {
 }
 
 void Array::StoragePtr::release(Storage* p) {
+  const std::size_t total = kAlignment + std::max<std::size_t>(p->bytes, 1);
   p->~Storage();
+  if (total >= BlockCache::kMinBlock) {
+    BlockCache& c = block_cache();
+    std::lock_guard lock(c.mutex);
+    if (c.cached + total <= BlockCache::kCacheBytes) {
+      c.free_blocks[total].push_back(p);
+      c.cached += total;
+      return;
+    }
+  }
   ::operator delete(static_cast<void*>(p), std::align_val_t{kAlignment});
 }
 

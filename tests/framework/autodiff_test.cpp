@@ -143,7 +143,7 @@ TEST_CASE("value_and_grad: stop_gradient blocks the gradient") {
   CHECK(nnx::array_equal(grads.at("b").value, Array::zeros({2, 3}, nnx::DType::float64)));
 }
 
-TEST_CASE("value_and_grad: integer variables cannot be differentiated; the error names their paths") {
+TEST_CASE("value_and_grad: integer variables cannot be differentiated, the error names their paths") {
   auto m = make_mlp({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.5});
   const Array x = inputs({2, 3}, nnx::DType::float32, 13);
   auto loss = [&](nnx::models::MLP& mlp) { return nnx::mean(mlp(x)); };

@@ -119,7 +119,7 @@ TEST_CASE("synthetic datasets: shapes, dtypes, labels, determinism by key") {
   }
 }
 
-TEST_CASE("datasets: sine without noise is sin(x) on [-pi, pi]; spirals lie within radius 1 + noise") {
+TEST_CASE("datasets: sine without noise is sin(x) on [-pi, pi], spirals lie within radius 1 + noise") {
   const Dataset s = nnx::datasets::sine(200, 0.0, nnx::key_from_seed(3));
   for (std::int64_t i = 0; i < s.size(); ++i) {
     const double x = s.features.data<float>()[i];
@@ -253,7 +253,7 @@ TEST_CASE("DataLoader: batch shapes, every row once per epoch, a new order each 
   CHECK(epochs[0] != values<std::int32_t>(numbered(10).labels));  // shuffled
 }
 
-TEST_CASE("DataLoader: drop_last skips the short batch; no shuffle gives rows in order") {
+TEST_CASE("DataLoader: drop_last skips the short batch, no shuffle gives rows in order") {
   nnx::Rngs rngs(0);
   nnx::DataLoader dropping(numbered(10), 3, rngs);
   CHECK(dropping.batches_per_epoch() == 3);

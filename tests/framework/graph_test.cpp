@@ -62,7 +62,7 @@ TEST_CASE("split then merge gives a new module with equal values, kinds and meta
   CHECK(nnx::array_equal(copy(batch()), model(batch())));
 }
 
-TEST_CASE("split shares buffers; writes after split or merge never leak across (copy-on-write)") {
+TEST_CASE("split shares buffers, writes after split or merge never leak across (copy-on-write)") {
   auto model = make_mlp();
   auto [graphdef, state] = nnx::split(model);
   CHECK(state.at("layers/0/kernel").value.same_buffer(model.layers[0].kernel.value));  // nothing copied
@@ -88,7 +88,7 @@ TEST_CASE("split with non-exhaustive filters names every leftover path") {
                        doctest::Contains("must be the last filter"), nnx::Error);
 }
 
-TEST_CASE("state selects without the exhaustive rule; several filters give a tuple") {
+TEST_CASE("state selects without the exhaustive rule, several filters give a tuple") {
   auto model = make_mlp();
   CHECK(nnx::state(model, nnx::Param{}).size() == 6);
   CHECK(nnx::state(model, nnx::RngState{}).size() == 2);
@@ -192,7 +192,7 @@ TEST_CASE("train() and eval() reach every submodule, shared ones included") {
   CHECK(model.shared_again->is_training());
 }
 
-TEST_CASE("GraphDef records types and static attributes; equal structure compares equal") {
+TEST_CASE("GraphDef records types and static attributes, equal structure compares equal") {
   auto a = make_mlp(0), b = make_mlp(5), c = make_mlp(0, 16);
   CHECK(nnx::graphdef(a) == nnx::graphdef(b));
   CHECK(!(nnx::graphdef(a) == nnx::graphdef(c)));

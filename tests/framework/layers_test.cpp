@@ -143,7 +143,7 @@ TEST_CASE("Dropout falls back to the default stream and keeps its own tag") {
   CHECK(custom.rngs.current_key() == nnx::fold_in(nnx::key_from_seed(9), 1));
 }
 
-TEST_CASE_TEMPLATE("BatchNorm: batch statistics in training, running averages updated; running stats in eval", T,
+TEST_CASE_TEMPLATE("BatchNorm: batch statistics in training, running averages updated, running stats in eval", T,
                    float, double) {
   const DType dtype = nnx::dtype_of<T>();
   nnx::Rngs rngs(0);

@@ -60,7 +60,7 @@ const Vec kLogits = {1.0, -2.0, 0.5, 3.0, 0.0, 0.25, -1.0, 2.0, -0.5, 1.5, 1.5, 
 
 }  // namespace
 
-TEST_CASE("mse is the mean of squared differences; shapes must match") {
+TEST_CASE("mse is the mean of squared differences, shapes must match") {
   const Array p = f64({2, 2}, {1, 2, 3, 4}), t = f64({2, 2}, {0, 2, 5, 4.5});
   CHECK(item(nnx::mse(p, t)) == doctest::Approx((1 + 0 + 4 + 0.25) / 4).epsilon(1e-15));
   CHECK(nnx::mse(p, t).shape() == nnx::Shape{});
@@ -164,7 +164,7 @@ TEST_CASE("binary_cross_entropy_with_logits matches -t log s(x) - (1-t) log(1 - 
   CHECK(has(error_of([&] { nnx::binary_cross_entropy_with_logits(f64({5}, x), f64({1, 5}, t)); }), "float64[1,5]"));
 }
 
-TEST_CASE("l2_penalty sums the squares of every floating value; its gradient is 2 w") {
+TEST_CASE("l2_penalty sums the squares of every floating value, its gradient is 2 w") {
   State s;
   s.set(Path{"a"}, nnx::Param(f64({2}, {1, -2}).astype(DType::float32)));
   s.set(Path{"b", 0}, nnx::BatchStat(f64({1}, {3})));
@@ -213,7 +213,7 @@ TEST_CASE("r2_score = 1 - SS_res / SS_tot") {
   CHECK(has(error_of([&] { nnx::r2_score(t, f64({4}, {1, 2, 3, 4})); }), "float64[4,1]"));
 }
 
-TEST_CASE("MeanMetric is a weighted mean; RunningAverage is bias-corrected") {
+TEST_CASE("MeanMetric is a weighted mean, RunningAverage is bias-corrected") {
   nnx::MeanMetric mean;
   CHECK(mean.value() == 0.0);
   mean.update(2.0);

@@ -194,7 +194,7 @@ TEST_CASE("add_decayed_weights adds wd * param to the update, before the learnin
   }
 }
 
-TEST_CASE("a chain keeps each stage's state under the stage index; nested chains flatten") {
+TEST_CASE("a chain keeps each stage's state under the stage index, nested chains flatten") {
   One model(kP0);
   nnx::Optimizer opt(model, optim::chain(optim::sgd(0.1, 0.9), optim::add_decayed_weights(0.1), optim::adam(0.01)));
   CHECK(paths_of(nnx::state(opt)) ==

@@ -67,7 +67,7 @@ TEST_CASE("Progress to a file prints plain lines: step N/T, steps/s, loss, ETA")
   CHECK(lines.back().find("ETA 0:00:00") != std::string::npos);  // nothing left at the last step
 }
 
-TEST_CASE("Progress to a file: between intervals only the last step prints; finish() reports an early stop") {
+TEST_CASE("Progress to a file: between intervals only the last step prints, finish() reports an early stop") {
   TmpFile done, stopped;
   {
     nnx::Progress progress(100, {.interval_seconds = 1e6, .out = done.f});

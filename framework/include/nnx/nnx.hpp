@@ -43,7 +43,7 @@
 #include "nnx/pure_dict.hpp"
 #include "nnx/rngs.hpp"
 #include "nnx/state.hpp"
-#include "nnx/threads.hpp"
+#include "nnx/compute.hpp"
 #include "nnx/train.hpp"
 #include "nnx/variable.hpp"
 

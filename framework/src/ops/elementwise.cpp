@@ -74,25 +74,25 @@ Array maximum(const Array& a, const Array& b) {
 
 Array scale(const Array& a, double factor) {
   Array out = detail::map_unary("scale", a, [factor](auto v) { return static_cast<decltype(v)>(v * factor); });
-  detail::record_unary(out, a, [factor](double, double) { return factor; });
+  detail::record_unary(out, a, [factor](auto g, auto, auto) { return static_cast<decltype(g)>(g * factor); });
   return out;
 }
 
 Array add_scalar(const Array& a, double value) {
   Array out = detail::map_unary("add_scalar", a, [value](auto v) { return static_cast<decltype(v)>(v + value); });
-  detail::record_unary(out, a, [](double, double) { return 1.0; });
+  detail::record_unary(out, a, [](auto g, auto, auto) { return g; });
   return out;
 }
 
 Array neg(const Array& a) {
   Array out = detail::map_unary("neg", a, [](auto v) { return -v; });
-  detail::record_unary(out, a, [](double, double) { return -1.0; });
+  detail::record_unary(out, a, [](auto g, auto, auto) { return -g; });
   return out;
 }
 
 Array exp(const Array& a) {
   Array out = detail::map_unary("exp", a, [](auto v) { return static_cast<decltype(v)>(portable::exp(v)); });
-  detail::record_unary(out, a, [](double, double y) { return y; });
+  detail::record_unary(out, a, [](auto g, auto, auto y) { return g * y; });
   return out;
 }
 
@@ -103,13 +103,13 @@ Array log(const Array& a) {
     if (v == 0) return -std::numeric_limits<T>::infinity();
     return static_cast<T>(portable::log(v));
   });
-  detail::record_unary(out, a, [](double x, double) { return 1.0 / x; });
+  detail::record_unary(out, a, [](auto g, auto x, auto) { return g / x; });
   return out;
 }
 
 Array sqrt(const Array& a) {
   Array out = detail::map_unary("sqrt", a, [](auto v) { return std::sqrt(v); });  // IEEE: correctly rounded
-  detail::record_unary(out, a, [](double, double y) { return 0.5 / y; });
+  detail::record_unary(out, a, [](auto g, auto, auto y) { return g * (decltype(y)(0.5) / y); });
   return out;
 }
 
@@ -130,8 +130,8 @@ Array pow(const Array& a, double exponent) {
   };
   Array out = detail::map_unary("pow", a, [power, exponent](auto v) { return static_cast<decltype(v)>(power(v, exponent)); });
   // e * x^(e-1) directly: e * x^e / x would be 0/0 = NaN at x = 0 (e.g. pow(relu(x), 3)).
-  detail::record_unary(out, a, [exponent, power](double x, double) {
-    return exponent == 0 ? 0.0 : exponent * power(x, exponent - 1);
+  detail::record_unary(out, a, [exponent, power](auto g, double x, double) {
+    return g * static_cast<decltype(g)>(exponent == 0 ? 0.0 : exponent * power(x, exponent - 1));
   });
   return out;
 }
@@ -140,7 +140,7 @@ Array square(const Array& a) { return pow(a, 2.0); }
 
 Array abs(const Array& a) {
   Array out = detail::map_unary("abs", a, [](auto v) { return v < 0 ? -v : v; });
-  detail::record_unary(out, a, [](double x, double) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); });
+  detail::record_unary(out, a, [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); });
   return out;
 }
 
@@ -150,7 +150,7 @@ Array clip(const Array& a, double lo, double hi) {
     using T = decltype(v);
     return v < static_cast<T>(lo) ? static_cast<T>(lo) : (v > static_cast<T>(hi) ? static_cast<T>(hi) : v);
   });
-  detail::record_unary(out, a, [lo, hi](double x, double) { return (x >= lo && x <= hi) ? 1.0 : 0.0; });
+  detail::record_unary(out, a, [lo, hi](auto g, double x, double) { return (x >= lo && x <= hi) ? g : decltype(g)(0); });
   return out;
 }
 

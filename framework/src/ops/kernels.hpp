@@ -97,20 +97,24 @@ template <class F> Array map_binary_same(const char* op, const Array& x, const A
   return out;
 }
 
-// Records a unary op whose gradient is g * local(x, y) elementwise.
-template <class Local> void record_unary(Array& y, const Array& x, Local local) {
+// Records a unary op whose input gradient is grad(g, x, y) elementwise (g the output's gradient,
+// y the output). `grad` is called with the element type, so simple rules vectorise; rules that
+// only pass g through or zero it (relu) should select rather than multiply, which stays fast when
+// g holds denormal numbers.
+template <class Grad> void record_unary(Array& y, const Array& x, Grad grad) {
   Tape* tape = recording_for({&x});
   if (!tape) return;
   const std::int32_t node = x.grad_node();
-  tape->record(y, [tape, node, x, y_value = y, local](const Array& g) {
+  tape->record(y, [tape, node, x, y_value = y, grad](const Array& g) {
     Array gx = Array::empty(x.shape(), x.dtype());
     floating("backward", x, [&](auto t) {
       using T = decltype(t);
-      const T* gp = g.data<T>();
-      const T* xp = x.data<T>();
-      const T* yp = y_value.data<T>();
-      T* out = gx.mutable_data<T>();
-      for (std::int64_t i = 0; i < x.numel(); ++i) out[i] = gp[i] * static_cast<T>(local(xp[i], yp[i]));
+      const T* __restrict gp = g.data<T>();
+      const T* __restrict xp = x.data<T>();
+      const T* __restrict yp = y_value.data<T>();
+      T* __restrict out = gx.mutable_data<T>();
+      const std::int64_t n = x.numel();
+      for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(grad(gp[i], xp[i], yp[i]));
     });
     tape->accumulate(node, std::move(gx));
   });

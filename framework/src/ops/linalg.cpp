@@ -2,15 +2,20 @@
 // split by output rows across threads. Eigen's blocking is pinned (fixed cache sizes) so every
 // machine sums in the same order: determinism does not depend on the CPU's cache sizes.
 #include <omp.h>
+#ifdef NNX_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #include <atomic>
 #include <cstdlib>
 #include <numeric>
+#include <string_view>
+#include <algorithm>
 
 #include "kernels.hpp"
 #include "nnx/eigen.hpp"
 #include "nnx/ops.hpp"
-#include "nnx/threads.hpp"
+#include "nnx/compute.hpp"
 
 namespace nnx {
 
@@ -20,6 +25,32 @@ std::atomic<int> g_threads{[] {
   const int n = env ? std::atoi(env) : 1;
   return n >= 1 ? n : 1;
 }()};
+
+std::atomic<MatmulBackend> g_backend{[] {
+  const char* env = std::getenv("NNX_MATMUL");
+#ifdef NNX_HAVE_OPENBLAS
+  if (env && std::string_view(env) == "openblas") return MatmulBackend::openblas;
+#endif
+  (void)env;
+  return MatmulBackend::portable;
+}()};
+
+#ifdef NNX_HAVE_OPENBLAS
+// C = op(A) op(B) by OpenBLAS, row-major. Its threads split C, never a sum.
+void blas_gemm(bool ta, bool tb, const float* a, const float* b, float* c, int m, int n, int k) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, ta ? m : k, b,
+              tb ? k : n, 0.0f, c, n);
+}
+void blas_gemm(bool ta, bool tb, const double* a, const double* b, double* c, int m, int n, int k) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, ta ? m : k, b,
+              tb ? k : n, 0.0, c, n);
+}
+void blas_threads(int threads) {
+  static thread_local int current = -1;
+  if (current != threads) openblas_set_num_threads(threads);
+  current = threads;
+}
+#endif
 
 void pin_eigen_blocking() {
   static const bool pinned = [] {
@@ -35,6 +66,14 @@ constexpr double kParallelWork = 1 << 18;
 // C (m x n) = op(A) * op(B); op transposes when asked. Row-major buffers.
 template <class T>
 void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, Eigen::Index m, Eigen::Index n, Eigen::Index k) {
+#ifdef NNX_HAVE_OPENBLAS
+  if (g_backend.load(std::memory_order_relaxed) == MatmulBackend::openblas && m > 0 && n > 0 && k > 0 &&
+      std::max({m, n, k}) < (Eigen::Index{1} << 31)) {
+    blas_threads(g_threads.load(std::memory_order_relaxed));
+    blas_gemm(trans_a, trans_b, a, b, c, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k));
+    return;
+  }
+#endif
   pin_eigen_blocking();
   using Map = eigen::ConstMatrixMap<T>;
   eigen::MatrixMap<T> C(c, m, n);
@@ -79,6 +118,23 @@ void set_num_threads(int threads) {
   g_threads = threads;
 }
 int num_threads() { return g_threads.load(); }
+
+bool openblas_available() {
+#ifdef NNX_HAVE_OPENBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+void set_matmul_backend(MatmulBackend backend) {
+  if (backend == MatmulBackend::openblas && !openblas_available())
+    throw Error("set_matmul_backend: this build of nnx has no OpenBLAS (install libopenblas-openmp-dev and rebuild); "
+                "the portable backend stays in use");
+  g_backend = backend;
+}
+
+MatmulBackend matmul_backend() { return g_backend.load(); }
 
 Array matmul(const Array& a, const Array& b) {
   detail::check_same_dtype("matmul", a, b);

@@ -1,0 +1,146 @@
+// The directory layout of a checkpoint: step directory names, leftovers of interrupted saves and
+// deletions, step directories that were never committed.
+#include <doctest/doctest.h>
+
+#include <boost/filesystem.hpp>
+#include <nnx/checkpoint.hpp>
+#include <nnx/nnx.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+namespace ckpt = nnx::checkpoint;
+namespace fs = boost::filesystem;
+using nnx::Array;
+using nnx::DType;
+using nnx::Path;
+using nnx::State;
+
+namespace {
+
+State hand_state(double shift = 0.0) {
+  State s;
+  s.set(Path{"layers", 0, "w"}, nnx::Param(Array::full({2, 3}, DType::float32, 1.0 + shift), {{"sharding", "rows"}}));
+  s.set(Path{"step"}, nnx::OptState(Array::scalar<std::int64_t>(1234)));
+  return s;
+}
+
+std::set<std::string> entries(const TempDir& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
+  return names;
+}
+
+template <class F> ckpt::CheckpointError expect_error(F&& f) {
+  try {
+    f();
+  } catch (const ckpt::CheckpointError& e) {
+    return e;
+  }
+  FAIL("no CheckpointError was thrown");
+  throw std::logic_error("unreachable");
+}
+
+using Steps = std::vector<std::int64_t>;
+
+}  // namespace
+
+TEST_CASE("step_prefix and step_format_fixed_length name the directories") {
+  TempDir dir("nnx-manager");
+  const ckpt::Options options{.step_prefix = "step", .step_format_fixed_length = 8};
+  CHECK(ckpt::step_name(400, options) == "step_00000400");
+  CHECK(ckpt::step_name(123456789, options) == "step_123456789");  // longer than the width: not cut
+  CHECK(ckpt::step_name(7, {}) == "7");
+  CHECK(ckpt::step_name(7, {.step_format_fixed_length = 3}) == "007");
+  CHECK(expect_error([&] { (void)ckpt::step_name(-1, {}); }).code() == ckpt::ErrorCode::usage);
+
+  struct Parse {
+    const char* name;
+    std::optional<std::int64_t> step;
+  };
+  for (const Parse& p : {Parse{"step_00000400", 400}, Parse{"step_400", 400}, Parse{"step_0", 0}, Parse{"400", std::nullopt},
+                         Parse{"step_", std::nullopt}, Parse{"step_12a", std::nullopt}, Parse{"steps_12", std::nullopt},
+                         Parse{"step_00000400.nnx-tmp-12-0", std::nullopt}, Parse{"step_-1", std::nullopt},
+                         Parse{"step_1234567890123456789", std::nullopt}}) {
+    CAPTURE(std::string(p.name));
+    CHECK(ckpt::parse_step_name(p.name, options) == p.step);
+  }
+  CHECK(ckpt::parse_step_name("42", {}) == 42);
+  CHECK(ckpt::parse_step_name("step_42", {}) == std::nullopt);
+  CHECK(ckpt::parse_step_name("42.nnx-tmp-1-0", {}) == std::nullopt);
+  CHECK(ckpt::parse_step_name(".nnx-writer.lock", {}) == std::nullopt);
+
+  {
+    ckpt::CheckpointManager manager(dir.string(), options);
+    manager.save(400, hand_state());
+    manager.save(1200, hand_state(1.0));
+    CHECK(manager.step_directory(400) == dir.file("step_00000400"));
+    CHECK(manager.all_steps() == Steps{400, 1200});
+  }
+  CHECK(fs::is_directory(dir.path() / "step_00000400"));
+  CHECK(fs::is_directory(dir.path() / "step_00001200"));
+  // A manager without the prefix does not take these directories for steps.
+  ckpt::CheckpointManager plain(dir.string(), {.read_only = true});
+  CHECK(plain.all_steps().empty());
+  ckpt::CheckpointManager prefixed(dir.string(), {.step_prefix = "step", .read_only = true});
+  CHECK(prefixed.all_steps() == Steps{400, 1200});
+  CHECK(nnx::state_equal(prefixed.restore_state(400), hand_state()));
+}
+
+TEST_CASE("leftovers of interrupted saves are ignored, and removed only with cleanup_tmp_directories") {
+  TempDir dir("nnx-manager");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    manager.save(1, hand_state());
+    manager.save(2, hand_state(2.0));
+  }
+  fs::create_directories(dir.path() / "3.nnx-tmp-999-0");  // a save killed before its rename
+  fs::copy_file(dir.path() / "2" / "default.nnxa", dir.path() / "3.nnx-tmp-999-0" / "default.nnxa");
+  fs::create_directories(dir.path() / "1.nnx-deleting-999-1");  // a deletion killed half-way
+  fs::create_directories(dir.path() / "4");                      // a step directory never committed
+  fs::copy_file(dir.path() / "2" / "default.nnxa", dir.path() / "4" / "default.nnxa");
+  fs::copy_file(dir.path() / "2" / "_METADATA.json", dir.path() / "4" / "_METADATA.json");
+  const std::set<std::string> leftovers = {"3.nnx-tmp-999-0", "1.nnx-deleting-999-1", "4"};
+
+  {
+    ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 1});
+    CHECK(manager.all_steps() == Steps{1, 2});
+    CHECK(manager.latest_step() == 2);
+    manager.save(5, hand_state(5.0));  // retention deletes 1 and 2, never what it did not commit
+    CHECK(manager.all_steps() == Steps{5});
+  }
+  std::set<std::string> names = entries(dir);
+  for (const auto& l : leftovers) CHECK(names.count(l) == 1);
+  CHECK(names.count("1") == 0);
+  CHECK(names.count("2") == 0);
+
+  { ckpt::CheckpointManager reader(dir.string(), {.cleanup_tmp_directories = true, .read_only = true}); }
+  CHECK(entries(dir) == names);  // a reader never deletes
+
+  {
+    ckpt::CheckpointManager manager(dir.string(), {.cleanup_tmp_directories = true});
+    CHECK(manager.all_steps() == Steps{5});
+  }
+  names = entries(dir);
+  CHECK(names.count("3.nnx-tmp-999-0") == 0);
+  CHECK(names.count("1.nnx-deleting-999-1") == 0);
+  CHECK(names.count("4") == 1);  // not a leftover of this format: left alone
+  CHECK(names.count("5") == 1);
+}
+
+TEST_CASE("a step directory without _COMMIT is not listed, whatever else the directory holds") {
+  TempDir dir("nnx-manager");
+  fs::create_directories(dir.path() / "7");  // the only step-like entry: uncommitted
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    CHECK(manager.all_steps().empty());
+    manager.reload();
+    CHECK(manager.all_steps().empty());
+  }
+  ckpt::CheckpointManager reader(dir.string(), {.read_only = true});
+  CHECK(reader.all_steps().empty());
+  CHECK(fs::is_directory(dir.path() / "7"));
+}

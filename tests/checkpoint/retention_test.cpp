@@ -1,0 +1,229 @@
+// Retention policies of CheckpointManager: max_to_keep, keep_period, best_fn, steps without
+// metrics, keep_time_interval; the latest step survives; deletion only after a commit.
+#include <doctest/doctest.h>
+
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <limits>
+#include <map>
+#include <nnx/checkpoint.hpp>
+#include <nnx/nnx.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+#define CHECK_CONTAINS(text, part)                                 \
+  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos, \
+                "expected \"" << std::string(part) << "\" in: " << std::string(text))
+
+namespace ckpt = nnx::checkpoint;
+namespace fs = boost::filesystem;
+using nnx::Array;
+using nnx::DType;
+using nnx::Path;
+using nnx::State;
+using Steps = std::vector<std::int64_t>;
+
+namespace {
+
+State tiny(std::int64_t step) {
+  State s;
+  s.set(Path{"w"}, nnx::Param(Array::full({4}, DType::float32, static_cast<double>(step))));
+  return s;
+}
+
+// Every entry of the directory: step directories and the writer lock, nothing else.
+std::set<std::string> entries(const TempDir& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
+  return names;
+}
+
+std::set<std::string> expected_entries(const Steps& steps) {
+  std::set<std::string> names = {".nnx-writer.lock"};
+  for (auto s : steps) names.insert(std::to_string(s));
+  return names;
+}
+
+// Each kept step still restores to what was saved under it.
+void check_restorable(const ckpt::CheckpointManager& manager) {
+  for (std::int64_t step : manager.all_steps()) {
+    CAPTURE(step);
+    CHECK(nnx::state_equal(manager.restore(step, tiny(0).as_abstract()), tiny(step)));
+  }
+}
+
+double loss(const ckpt::Metrics& m) { return m.at("loss"); }
+
+}  // namespace
+
+TEST_CASE("max_to_keep keeps the N most recent steps, on disk too") {
+  struct Case {
+    int max_to_keep;
+    Steps saved, kept;
+  };
+  for (const Case& c : {Case{1, {1, 2, 3}, {3}}, Case{3, {1, 2, 3, 4, 5, 6}, {4, 5, 6}},
+                        Case{2, {0, 10, 20, 30, 40}, {30, 40}}, Case{5, {1, 2}, {1, 2}}}) {
+    CAPTURE(c.max_to_keep);
+    TempDir dir("nnx-retention");
+    ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = c.max_to_keep});
+    for (auto step : c.saved) {
+      REQUIRE(manager.save(step, tiny(step)));
+      CHECK(manager.all_steps().size() <= static_cast<std::size_t>(c.max_to_keep));
+      CHECK(manager.latest_step() == step);
+    }
+    CHECK(manager.all_steps() == c.kept);
+    CHECK(entries(dir) == expected_entries(c.kept));  // no leftovers of deletion either
+    check_restorable(manager);
+    manager.reload();
+    CHECK(manager.all_steps() == c.kept);
+  }
+}
+
+TEST_CASE("retention applies to the steps an earlier manager saved") {
+  TempDir dir("nnx-retention");
+  {
+    ckpt::CheckpointManager first(dir.string());
+    for (std::int64_t step = 1; step <= 5; ++step) first.save(step, tiny(step));
+  }
+  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 2});
+  CHECK(manager.all_steps() == Steps{1, 2, 3, 4, 5});  // nothing is deleted at start
+  manager.save(6, tiny(6));
+  CHECK(manager.all_steps() == Steps{5, 6});
+  CHECK(entries(dir) == expected_entries({5, 6}));
+}
+
+TEST_CASE("keep_period keeps multiples of the period forever") {
+  TempDir dir("nnx-retention");
+  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 2, .keep_period = 4});
+  for (std::int64_t step = 1; step <= 13; ++step) manager.save(step, tiny(step));
+  CHECK(manager.all_steps() == Steps{4, 8, 12, 13});
+  CHECK(entries(dir) == expected_entries({4, 8, 12, 13}));
+  check_restorable(manager);
+}
+
+TEST_CASE("best_fn with best_mode keeps the best N by metric, plus the latest") {
+  struct Case {
+    const char* name;
+    ckpt::BestMode mode;
+    Steps kept;
+    std::int64_t best;
+  };
+  const std::map<std::int64_t, double> losses = {{1, 0.5}, {2, 0.2}, {3, 0.9}, {4, 0.1}, {5, 0.8}};
+  for (const Case& c : {Case{"min", ckpt::BestMode::min, {2, 4, 5}, 4}, Case{"max", ckpt::BestMode::max, {3, 5}, 3}}) {
+    CAPTURE(std::string(c.name));
+    TempDir dir("nnx-retention");
+    ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 2, .best_fn = loss, .best_mode = c.mode});
+    for (const auto& [step, value] : losses) REQUIRE(manager.save(step, tiny(step), {{"loss", value}, {"other", -value}}));
+    CHECK(manager.all_steps() == c.kept);
+    CHECK(manager.best_step() == c.best);
+    CHECK(manager.latest_step() == 5);
+    CHECK(entries(dir) == expected_entries(c.kept));
+    check_restorable(manager);
+    // Metrics come back from disk: a new manager ranks the same way.
+    ckpt::CheckpointManager reader(dir.string(), {.best_fn = loss, .best_mode = c.mode, .read_only = true});
+    CHECK(reader.best_step() == c.best);
+    CHECK(reader.metadata(c.best).metrics.at("loss") == losses.at(c.best));
+  }
+}
+
+TEST_CASE("the latest step is never deleted, even when it is the worst") {
+  TempDir dir("nnx-retention");
+  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 1, .best_fn = loss, .best_mode = ckpt::BestMode::min});
+  manager.save(1, tiny(1), {{"loss", 0.1}});
+  for (std::int64_t step = 2; step <= 4; ++step) {
+    manager.save(step, tiny(step), {{"loss", 1.0 + static_cast<double>(step)}});  // worse every time
+    CHECK(manager.all_steps() == Steps{1, step});
+    CHECK(manager.best_step() == 1);
+  }
+  CHECK(entries(dir) == expected_entries({1, 4}));
+}
+
+TEST_CASE("keep_checkpoints_without_metrics decides the fate of steps saved without metrics") {
+  struct Case {
+    bool keep;
+    Steps kept;
+  };
+  for (const Case& c : {Case{true, {1, 2, 4, 5}}, Case{false, {4, 5}}}) {
+    CAPTURE(c.keep);
+    TempDir dir("nnx-retention");
+    ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 1,
+                                                    .best_fn = loss,
+                                                    .best_mode = ckpt::BestMode::min,
+                                                    .keep_checkpoints_without_metrics = c.keep});
+    manager.save(1, tiny(1));
+    manager.save(2, tiny(2));
+    manager.save(3, tiny(3), {{"loss", 0.5}});
+    manager.save(4, tiny(4), {{"loss", 0.1}});
+    manager.save(5, tiny(5), {{"loss", 0.9}});
+    CHECK(manager.all_steps() == c.kept);
+    CHECK(manager.best_step() == 4);  // steps without metrics are never "best"
+    CHECK(entries(dir) == expected_entries(c.kept));
+  }
+  // Without best_fn there is no best step, metrics or not.
+  TempDir dir("nnx-retention");
+  ckpt::CheckpointManager plain(dir.string());
+  plain.save(1, tiny(1), {{"loss", 0.1}});
+  CHECK_FALSE(plain.best_step().has_value());
+}
+
+TEST_CASE("keep_time_interval keeps one step per interval of commit time") {
+  TempDir dir("nnx-retention");
+  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 1, .keep_time_interval = std::chrono::seconds(1)});
+  std::map<std::int64_t, std::int64_t> created;
+  auto save = [&](std::int64_t step) {
+    REQUIRE(manager.save(step, tiny(step)));
+    created[step] = manager.metadata(step).created_unix_ms;
+  };
+  save(1);
+  save(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  save(3);
+  save(4);
+  // Step 1 opens the first interval and step 3 the second (saved >= 1.1 s later); 4 is the latest.
+  // Step 2 is kept only if the machine took a second to save it (the rule, not a timing claim).
+  const Steps steps = manager.all_steps();
+  const bool two_in_first_interval = created[2] - created[1] < 1000;
+  CHECK(steps == (two_in_first_interval ? Steps{1, 3, 4} : Steps{1, 2, 3, 4}));
+  CHECK(entries(dir) == expected_entries(steps));
+  check_restorable(manager);
+}
+
+TEST_CASE("old steps are deleted only after the new step commits") {
+  TempDir dir("nnx-retention");
+  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 2});
+  manager.save(1, tiny(1));
+  manager.save(2, tiny(2));
+  // A directory in the way of step 3 (say, copied by hand, no _COMMIT): the save fails at its
+  // rename, after every file was written — and retention must not have run.
+  fs::create_directories(dir.path() / "3");
+  const std::set<std::string> before = entries(dir);
+  try {
+    manager.save(3, tiny(3));
+    FAIL("saved over an existing directory");
+  } catch (const ckpt::CheckpointError& e) {
+    CHECK(e.code() == ckpt::ErrorCode::usage);
+    CHECK_CONTAINS(e.what(), dir.file("3"));
+  }
+  CHECK(manager.all_steps() == Steps{1, 2});
+  CHECK(entries(dir) == before);  // steps 1 and 2 intact, the temporary directory removed
+  check_restorable(manager);
+
+  // Refused saves (non-finite metric, abstract State) delete nothing either.
+  CHECK_THROWS_AS(manager.save(4, tiny(4), {{"loss", std::numeric_limits<double>::quiet_NaN()}}), ckpt::CheckpointError);
+  CHECK_THROWS_AS(manager.save(4, tiny(4).as_abstract()), ckpt::CheckpointError);
+  CHECK(entries(dir) == before);
+
+  // A successful save then removes the oldest step, and the uncommitted directory stays.
+  fs::remove(dir.path() / "3");
+  fs::create_directories(dir.path() / "99");  // uncommitted, never listed, never deleted
+  manager.save(4, tiny(4));
+  CHECK(manager.all_steps() == Steps{2, 4});
+  std::set<std::string> want = expected_entries({2, 4});
+  want.insert("99");
+  CHECK(entries(dir) == want);
+}
