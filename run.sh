@@ -6,6 +6,10 @@
 #   ./run.sh build   install what is missing and build only
 #   ./run.sh bench   also installs libtorch-dev and OpenBLAS, runs the benchmarks against libtorch and
 #                    the disk, and writes docs/benchmarks.md and docs/benchmarks.svg (about 10 minutes)
+#   ./run.sh sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer in ./build-asan and
+#                    runs the test suite under them
+#   ./run.sh fuzz [SECONDS]  builds the libFuzzer targets with clang in ./build-fuzz and runs each for
+#                    SECONDS (default 60), after replaying the inputs kept in fuzz/regressions/
 #
 # Missing Debian packages are installed with apt-get (through sudo when not root); the script says
 # which before it does. Everything is built in ./build; executables land in ./build/bin.
@@ -59,6 +63,37 @@ TXT
   build)
     build
     ;;
+  sanitize)
+    install_missing
+    echo "run.sh: building with -fsanitize=address,undefined in ./build-asan"
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNX_SANITIZE=address,undefined >/dev/null
+    cmake --build build-asan -j"$JOBS"
+    # The consumer project and the bench smoke test link nnx without the sanitizer runtime: skipped.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E "consumer project|bench:"
+    ;;
+  fuzz)
+    seconds=${2:-60}
+    install_missing clang-14 libclang-rt-14-dev
+    echo "run.sh: building the fuzz targets with clang in ./build-fuzz"
+    CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNX_FUZZ=ON \
+      -DNNX_BUILD_TESTS=OFF -DNNX_BUILD_EXAMPLES=OFF -DNNX_BUILD_BENCH=OFF >/dev/null
+    cmake --build build-fuzz -j"$JOBS"
+    build-fuzz/bin/fuzz_seeds build-fuzz/seeds
+    for target in array_file metadata step_scan csv; do
+      corpus=build-fuzz/corpus/$target
+      mkdir -p "$corpus" "fuzz/regressions/$target"
+      echo "run.sh: fuzz_$target: replaying fuzz/regressions/$target, then fuzzing for ${seconds}s"
+      if compgen -G "fuzz/regressions/$target/*" >/dev/null; then
+        "build-fuzz/bin/fuzz_$target" -runs=0 fuzz/regressions/$target/*
+      fi
+      # Any allocation above 64 MB is a failure: the inputs are at most 64 KB, and nnx must never
+      # allocate beyond what a file's size allows.
+      "build-fuzz/bin/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -malloc_limit_mb=64 \
+        -rss_limit_mb=2048 -timeout=10 -artifact_prefix="fuzz/regressions/$target/" \
+        "$corpus" "build-fuzz/seeds/$target"
+    done
+    ;;
   bench)
     # libtorch for the peer; libopenblas0-openmp so libtorch does not run on the reference BLAS.
     install_missing libtorch-dev libopenblas0-openmp
@@ -69,7 +104,7 @@ TXT
     python3 bench/run_bench.py --build build-bench --out docs/benchmarks.md
     ;;
   *)
-    echo "usage: ./run.sh demo | test | build | bench" >&2
+    echo "usage: ./run.sh demo | test | build | bench | sanitize | fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

@@ -60,12 +60,12 @@ std::vector<State> State::split(const std::vector<Filter>& filters) const {
   std::vector<State> out(filters.size());
   std::vector<Difference> leftover;
   for (const auto& [path, v] : variables_) {
-    auto f = std::find_if(filters.begin(), filters.end(), [&](const Filter& fl) { return fl(path, v); });
-    if (f == filters.end())
+    std::size_t i = 0;
+    while (i < filters.size() && !filters[i](path, v)) ++i;  // the first filter that matches
+    if (i == filters.size())
       leftover.push_back({path, Difference::What::unexpected, "", describe(v)});
     else
-      out[static_cast<std::size_t>(f - filters.begin())].variables_.emplace_hint(
-          out[static_cast<std::size_t>(f - filters.begin())].variables_.end(), path, v);
+      out[i].variables_.emplace_hint(out[i].variables_.end(), path, v);
   }
   if (!leftover.empty())
     throw StructureError("split: the filters are not exhaustive; " + std::to_string(leftover.size()) +
