@@ -69,7 +69,8 @@ TXT
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNX_SANITIZE=address,undefined >/dev/null
     cmake --build build-asan -j"$JOBS"
     # The consumer project and the bench smoke test link nnx without the sanitizer runtime: skipped.
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions="$PWD/tests/ubsan.supp" \
       ctest --test-dir build-asan --output-on-failure -j"$JOBS" -E "consumer project|bench:"
     ;;
   fuzz)
@@ -79,6 +80,7 @@ TXT
     CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNX_FUZZ=ON \
       -DNNX_BUILD_TESTS=OFF -DNNX_BUILD_EXAMPLES=OFF -DNNX_BUILD_BENCH=OFF >/dev/null
     cmake --build build-fuzz -j"$JOBS"
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions="$PWD/tests/ubsan.supp"
     build-fuzz/bin/fuzz_seeds build-fuzz/seeds
     for target in array_file metadata step_scan csv; do
       corpus=build-fuzz/corpus/$target
