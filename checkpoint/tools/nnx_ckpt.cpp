@@ -24,22 +24,6 @@ namespace ckpt = nnx::checkpoint;
 
 namespace {
 
-std::string human_bytes(std::uint64_t bytes) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  std::ostringstream s;
-  if (u == 0)
-    s << bytes << " B";
-  else
-    s << std::fixed << std::setprecision(1) << v << " " << units[u];
-  return s.str();
-}
-
 std::string utc(std::int64_t unix_ms) {
   const auto t = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
@@ -84,7 +68,7 @@ int cmd_list(const std::string& dir) {
       metrics += (metrics.empty() ? "" : "  ") + o.str();
     }
     std::printf("%-10lld  %-19s  %10s  %s\n", static_cast<long long>(s), utc(md.created_unix_ms).c_str(),
-                human_bytes(md.bytes()).c_str(), metrics.c_str());
+                nnx::format_bytes(md.bytes()).c_str(), metrics.c_str());
   }
   if (auto best = m.best_step()) std::cout << "best step: " << *best << "\n";
   return 0;
@@ -95,7 +79,7 @@ int cmd_show(const std::string& dir, std::optional<std::int64_t> step) {
   for (std::int64_t s : chosen_steps(m, step, false)) {
     const ckpt::StepMetadata md = m.metadata(s);
     std::cout << "step " << s << " (" << m.step_directory(s) << "), committed " << utc(md.created_unix_ms) << " UTC, "
-              << human_bytes(md.bytes()) << "\n";
+              << nnx::format_bytes(md.bytes()) << "\n";
     for (const auto& item : md.items) {
       std::cout << "\nitem '" << item.name << "' (" << item.type << ", " << item.file << ")\n";
       if (item.type == "json") {

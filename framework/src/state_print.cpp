@@ -19,7 +19,20 @@ std::string with_commas(std::int64_t n) {
   return out;
 }
 
-std::string human_bytes(std::size_t bytes) {
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+std::string metadata_string(const Metadata& m) {
+  if (m.empty()) return "";
+  std::string s = "  {";
+  for (const auto& [k, v] : m) s += (s.size() > 3 ? ", " : "") + k + "=" + v;
+  return s + "}";
+}
+}  // namespace
+
+std::string format_bytes(std::uint64_t bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
   double v = static_cast<double>(bytes);
   int u = 0;
@@ -35,19 +48,6 @@ std::string human_bytes(std::size_t bytes) {
   return s.str();
 }
 
-std::string pad(std::string s, std::size_t width) {
-  if (s.size() < width) s.append(width - s.size(), ' ');
-  return s;
-}
-
-std::string metadata_string(const Metadata& m) {
-  if (m.empty()) return "";
-  std::string s = "  {";
-  for (const auto& [k, v] : m) s += (s.size() > 3 ? ", " : "") + k + "=" + v;
-  return s + "}";
-}
-}  // namespace
-
 std::ostream& operator<<(std::ostream& os, const State& state) {
   struct Totals {
     std::int64_t variables = 0, elements = 0;
@@ -61,11 +61,11 @@ std::ostream& operator<<(std::ostream& os, const State& state) {
     t.bytes += v.value.nbytes();
   }
   os << "State: " << state.size() << (state.size() == 1 ? " variable, " : " variables, ")
-     << with_commas(state.num_elements()) << (state.num_elements() == 1 ? " element, " : " elements, ") << human_bytes(state.num_bytes())
+     << with_commas(state.num_elements()) << (state.num_elements() == 1 ? " element, " : " elements, ") << format_bytes(state.num_bytes())
      << (state.has_abstract() ? " (abstract: no memory held)" : "") << "\n";
   for (const auto& [kind, t] : per_kind)
     os << "  " << pad(kind, 14) << pad(with_commas(t.variables) + (t.variables == 1 ? " variable" : " variables"), 15)
-       << pad(with_commas(t.elements) + (t.elements == 1 ? " element" : " elements"), 22) << human_bytes(t.bytes) << "\n";
+       << pad(with_commas(t.elements) + (t.elements == 1 ? " element" : " elements"), 22) << format_bytes(t.bytes) << "\n";
 
   // Tree lines: each interior key once, leaves with kind, dtype[shape], elements, bytes.
   std::vector<std::pair<std::string, const Variable*>> lines;
@@ -88,7 +88,7 @@ std::ostream& operator<<(std::ostream& os, const State& state) {
       continue;
     }
     os << pad(text, width + 2) << pad(v->kind().name(), 14) << pad(v->value.shape_dtype().str(), 20)
-       << pad(with_commas(v->value.numel()), 12) << human_bytes(v->value.nbytes())
+       << pad(with_commas(v->value.numel()), 12) << format_bytes(v->value.nbytes())
        << (v->value.is_abstract() ? "  (abstract)" : "") << metadata_string(v->metadata) << "\n";
   }
   return os;

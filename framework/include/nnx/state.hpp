@@ -97,6 +97,9 @@ std::vector<Difference> compare_structure(const State& expected, const State& fo
 // Same paths, kinds, metadata and bitwise-equal values.
 bool state_equal(const State& a, const State& b);
 
+// "512 B", "4.0 KB", "1.5 MB" (powers of 1024), as the printer and nnx-ckpt show sizes.
+std::string format_bytes(std::uint64_t bytes);
+
 // A tree like nnx.display: paths, kinds, dtypes, shapes, element counts and bytes, with totals
 // per kind in the header.
 std::ostream& operator<<(std::ostream& os, const State& state);
