@@ -20,9 +20,10 @@ inline const std::filesystem::path& scratch() {
   return dir;
 }
 
+// Best effort: a harness building odd directory trees may ask for a path that cannot be a file.
 inline void write_file(const std::filesystem::path& path, const std::uint8_t* data, std::size_t size) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) __builtin_trap();
+  if (!f) return;
   if (size) std::fwrite(data, 1, size, f);
   std::fclose(f);
 }

@@ -29,6 +29,16 @@ template <class F> decltype(auto) dispatch(DType dtype, F&& f) {
   }
   throw Error("nnx: invalid dtype value " + std::to_string(static_cast<int>(dtype)));
 }
+// static_cast, except that a floating value outside an integer type's range (or NaN) — undefined
+// behaviour for a cast — saturates (NaN becomes 0), and fractions truncate toward zero.
+template <class D, class S> D convert(S v) {
+  if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+    if (std::isnan(v)) return D(0);
+    if (v <= static_cast<S>(std::numeric_limits<D>::min())) return std::numeric_limits<D>::min();
+    if (v >= static_cast<S>(std::numeric_limits<D>::max())) return std::numeric_limits<D>::max();
+  }
+  return static_cast<D>(v);
+}
 }  // namespace
 
 std::string_view dtype_name(DType dtype) {
@@ -201,7 +211,7 @@ Array Array::full(Shape shape, DType dtype, double value) {
   dispatch(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     T* p = static_cast<T*>(a.storage_->data);
-    std::fill(p, p + a.numel_, static_cast<T>(value));
+    std::fill(p, p + a.numel_, convert<T>(value));
   });
   return a;
 }
@@ -289,7 +299,7 @@ Array Array::astype(DType dtype) const {
       using D = std::remove_pointer_t<decltype(dst_tag)>;
       const S* src = static_cast<const S*>(storage_->data);
       D* dst = static_cast<D*>(fresh->data);
-      for (std::int64_t i = 0; i < numel_; ++i) dst[i] = static_cast<D>(src[i]);
+      for (std::int64_t i = 0; i < numel_; ++i) dst[i] = convert<D>(src[i]);
     });
   });
   return Array(shape_, dtype, std::move(fresh));

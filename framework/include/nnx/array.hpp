@@ -147,7 +147,7 @@ class Array {
   template <class T> T item() const;  // the single element of a size-1 array
 
   Array copy() const;                  // deep copy (abstract stays abstract)
-  Array astype(DType dtype) const;     // converting copy
+  Array astype(DType dtype) const;     // converting copy; float -> int truncates, saturates, NaN -> 0
   Array reshape(Shape shape) const;    // shares the buffer; numel must match
   Array as_abstract() const { return abstract(shape_, dtype_); }
 

@@ -1,5 +1,6 @@
 // load_csv: a header row, then numeric cells. Errors name file, line, column and the text found.
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +32,22 @@ double parse_cell(const std::string& cell, const std::string& where) {
   if (cell.empty() || ec != std::errc{} || ptr != end)
     throw Error(where + ": expected a number, got '" + cell + "'; every cell but the header must be numeric");
   return v;
+}
+
+// A value stored into an integer dtype must be a whole number within its range (a cast of anything
+// else is undefined behaviour in C++, and would silently change the data).
+void check_fits(double v, DType dtype, const std::string& where, const std::string& cell) {
+  if (dtype_is_floating(dtype)) return;
+  double lo = 0, hi = 0;
+  switch (dtype) {
+    case DType::int32: lo = -2147483648.0, hi = 2147483647.0; break;
+    case DType::int64: lo = -9223372036854775808.0, hi = 9223372036854774784.0; break;  // largest double below 2^63
+    case DType::uint32: lo = 0, hi = 4294967295.0; break;
+    default: break;
+  }
+  if (!(v >= lo && v <= hi) || v != std::floor(v))
+    throw Error(where + ": expected a whole number that fits " + std::string(dtype_name(dtype)) + " (a class label or an "
+                "integer feature), got '" + cell + "'");
 }
 
 template <class T> Array to_array(const std::vector<double>& values, Shape shape) {
@@ -77,13 +94,9 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const std::string where = path + ":" + std::to_string(line_no) + ":" + std::to_string(c + 1) + " (column '" + header[c] + "')";
       const double v = parse_cell(cells[c], where);
-      if (static_cast<std::ptrdiff_t>(c) == label) {
-        if (!dtype_is_floating(options.label_dtype) && v != static_cast<double>(static_cast<std::int64_t>(v)))
-          throw Error(where + ": expected an integer class label, got '" + cells[c] + "'");
-        labels.push_back(v);
-      } else {
-        features.push_back(v);
-      }
+      const bool is_label = static_cast<std::ptrdiff_t>(c) == label;
+      check_fits(v, is_label ? options.label_dtype : options.feature_dtype, where, cells[c]);
+      (is_label ? labels : features).push_back(v);
     }
     ++rows;
   }
