@@ -1,5 +1,7 @@
 #include "nnx/checkpoint/items.hpp"
 
+#include "json_guard.hpp"
+
 namespace nnx::checkpoint {
 
 void JsonItem::check_header(const std::string& format, std::uint32_t version) {
@@ -11,7 +13,10 @@ void JsonItem::check_header(const std::string& format, std::uint32_t version) {
                                                  "; upgrade nnx to read it");
 }
 
+void JsonItem::check_text() const { check_json_numbers(text_, "JSON item"); }
+
 void JsonItem::validate() const {
+  check_text();
   std::string format;
   std::uint32_t version = 0;
   try {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "io.hpp"
+#include "json_guard.hpp"
 #include "metadata.hpp"
 
 namespace nnx::checkpoint {
@@ -56,6 +57,7 @@ std::string step_metadata_json(const StepMetadata& m) {
 }
 
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file) {
+  check_json_numbers(text, file);
   StepMetadata m;
   try {
     std::istringstream in(text);

@@ -3,16 +3,12 @@
 #include <doctest/doctest.h>
 #include <sys/resource.h>
 
-#include <boost/filesystem.hpp>
 #include <future>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 
 #include "subprocess.hpp"
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-namespace ckpt = nnx::checkpoint;
-namespace fs = boost::filesystem;
+using namespace checkpoint_test;
 
 namespace {
 
@@ -47,15 +43,6 @@ void scribble(nnx::models::MLP& model, float delta) {
       for (std::int64_t i = 0; i < a->numel(); ++i) p[i] += delta;
     }
   }
-}
-
-std::vector<std::string> async_leftovers(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.find(".nnx-tmp-") != std::string::npos || name.find(".nnx-deleting-") != std::string::npos) out.push_back(name);
-  }
-  return out;
 }
 
 std::string async_code_name(ckpt::ErrorCode code) {
@@ -109,7 +96,7 @@ TEST_CASE("async save: the model may be modified at once, the checkpoint holds t
     // The model kept its own writes: the snapshot did not leak back into it either.
     CHECK(nnx::state_equal(nnx::state(model), mutated));
   }
-  CHECK(async_leftovers(dir.string()).empty());
+  CHECK(leftovers(dir.string()).empty());
 }
 
 TEST_CASE("async save returns before the write finishes") {
@@ -153,7 +140,7 @@ TEST_CASE("async save returns before the write finishes") {
     CHECK(nnx::state_equal(manager.restore(2, async_target()), at_save));
     CHECK_FALSE(nnx::state_equal(manager.restore(2, async_target()), nnx::state(model)));
   }
-  CHECK(async_leftovers(dir.string()).empty());
+  CHECK(leftovers(dir.string()).empty());
 }
 
 TEST_CASE("several async saves in a row, interleaved with training, each commit their own values") {
@@ -193,7 +180,7 @@ TEST_CASE("several async saves in a row, interleaved with training, each commit 
       CHECK(manager.metadata(step).metrics.at("step_metric") == static_cast<double>(step));
     }
   }
-  CHECK(async_leftovers(dir.string()).empty());
+  CHECK(leftovers(dir.string()).empty());
 }
 
 TEST_CASE("wait_until_finished, close and the destructor wait for a pending async save") {
@@ -229,7 +216,7 @@ TEST_CASE("wait_until_finished, close and the destructor wait for a pending asyn
       CHECK(std::string(e.what()).find("closed") != std::string::npos);
     }
   }
-  CHECK(async_leftovers(dir.string()).empty());
+  CHECK(leftovers(dir.string()).empty());
 }
 
 TEST_CASE("a failing async save surfaces at wait_until_finished, the next save or close, and is never listed") {
@@ -306,5 +293,5 @@ TEST_CASE("a failing async save surfaces at wait_until_finished, the next save o
     ckpt::ArrayFileReader file(reader.step_directory(step) + "/default.nnxa");
     CHECK(file.verify().empty());
   }
-  CHECK(async_leftovers(dir.string()).empty());
+  CHECK(leftovers(dir.string()).empty());
 }

@@ -8,23 +8,13 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-#define CHECK_CONTAINS(text, part)                                 \
-  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos, \
-                "expected \"" << std::string(part) << "\" in: " << std::string(text))
-
-namespace ckpt = nnx::checkpoint;
-using nnx::Array;
-using nnx::DType;
-using nnx::Path;
-using nnx::State;
+using namespace checkpoint_test;
 
 namespace {
 

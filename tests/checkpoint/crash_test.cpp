@@ -6,18 +6,14 @@
 // NNX_CRASH_ROUNDS=N runs N rounds per mode (sync, async) instead of 25.
 #include <doctest/doctest.h>
 
-#include <boost/filesystem.hpp>
 #include <cstdlib>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <random>
 #include <sstream>
 
 #include "subprocess.hpp"
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-namespace ckpt = nnx::checkpoint;
-namespace fs = boost::filesystem;
+using namespace checkpoint_test;
 
 namespace {
 
@@ -48,15 +44,6 @@ std::vector<std::int64_t> committed_lines(const std::string& out) {
   return steps;
 }
 
-std::size_t count_leftovers(const std::string& dir) {
-  std::size_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    n += name.find(".nnx-tmp-") != std::string::npos || name.find(".nnx-deleting-") != std::string::npos;
-  }
-  return n;
-}
-
 void crash_rounds_on(const std::string& mode) {
   TempDir dir("nnx-crash-" + mode);
   const int rounds = crash_rounds();
@@ -81,7 +68,7 @@ void crash_rounds_on(const std::string& mode) {
     const int delay = delay_ms(rng);
     CAPTURE(round);
     CAPTURE(delay);
-    const std::size_t leftovers_before = count_leftovers(dir.string());
+    const std::size_t leftovers_before = leftovers(dir.string()).size();
     nnx_test::Finished f;
     {
       nnx_test::Child child({NNX_CRASH_CHILD, dir.string(), "100000000", mode});
@@ -97,7 +84,7 @@ void crash_rounds_on(const std::string& mode) {
       ++rounds_with_commits;
       CHECK(lines.front() == previous_latest.value_or(0) + 1);  // resumed from the latest step
     }
-    rounds_interrupting += count_leftovers(dir.string()) > leftovers_before;
+    rounds_interrupting += leftovers(dir.string()).size() > leftovers_before;
 
     // A writer may open the directory: the child's lock died with it.
     ckpt::CheckpointManager manager(dir.string());
@@ -146,7 +133,7 @@ void crash_rounds_on(const std::string& mode) {
     ckpt::CheckpointManager manager(dir.string(), {.cleanup_tmp_directories = true});
     CHECK(manager.latest_step() == previous_latest);
   }
-  CHECK(count_leftovers(dir.string()) == 0);
+  CHECK(leftovers(dir.string()).empty());
 }
 
 }  // namespace

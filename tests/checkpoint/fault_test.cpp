@@ -7,16 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/filesystem.hpp>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <thread>
 
 #include "subprocess.hpp"
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-namespace ckpt = nnx::checkpoint;
-namespace fs = boost::filesystem;
+using namespace checkpoint_test;
 
 namespace {
 
@@ -25,15 +21,6 @@ nnx::State fault_state(std::int64_t numel, double value) {
   s.set(nnx::Path{"layers", 0, "kernel"}, nnx::Param(nnx::Array::full({numel}, nnx::DType::float32, value)));
   s.set(nnx::Path{"count"}, nnx::BatchStat(nnx::Array::full({4}, nnx::DType::int64, value)));
   return s;
-}
-
-std::vector<std::string> fault_leftovers(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.find(".nnx-tmp-") != std::string::npos || name.find(".nnx-deleting-") != std::string::npos) out.push_back(name);
-  }
-  return out;
 }
 
 bool is_io(const ckpt::CheckpointError& e) { return e.code() == ckpt::ErrorCode::io; }
@@ -47,7 +34,7 @@ void check_only(const std::string& dir, const std::vector<std::int64_t>& steps, 
     CHECK(nnx::state_equal(reader.restore(step, expected.as_abstract()), expected));
     CHECK(ckpt::ArrayFileReader(reader.step_directory(step) + "/default.nnxa").verify().empty());
   }
-  CHECK(fault_leftovers(dir).empty());
+  CHECK(leftovers(dir).empty());
 }
 
 // A tmpfs mounted for the lifetime of the object (root only); mounted() false when that failed.
@@ -269,5 +256,5 @@ TEST_CASE("a save() while an async save is pending waits for it: both steps are 
     CHECK(nnx::state_equal(m.restore(1, big.as_abstract()), big));
     CHECK(nnx::state_equal(m.restore(2, small.as_abstract()), small));
   }
-  CHECK(fault_leftovers(dir.string()).empty());
+  CHECK(leftovers(dir.string()).empty());
 }

@@ -4,22 +4,12 @@
 #include <boost/filesystem.hpp>
 #include <cstdint>
 #include <limits>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <string>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-#define CHECK_CONTAINS(text, part)                                                          \
-  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos,                          \
-                "expected \"" << std::string(part) << "\" in: " << std::string(text))
-
-namespace ckpt = nnx::checkpoint;
-using nnx::Array;
-using nnx::DType;
-using nnx::Path;
-using nnx::State;
+using namespace checkpoint_test;
 
 namespace format_test {
 // A user-defined kind: checkpoints store its name and give it back.

@@ -2,22 +2,14 @@
 // deletions, step directories that were never committed.
 #include <doctest/doctest.h>
 
-#include <boost/filesystem.hpp>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-namespace ckpt = nnx::checkpoint;
-namespace fs = boost::filesystem;
-using nnx::Array;
-using nnx::DType;
-using nnx::Path;
-using nnx::State;
+using namespace checkpoint_test;
 
 namespace {
 
@@ -28,24 +20,6 @@ State hand_state(double shift = 0.0) {
   return s;
 }
 
-std::set<std::string> entries(const TempDir& dir) {
-  std::set<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
-  return names;
-}
-
-template <class F> ckpt::CheckpointError expect_error(F&& f) {
-  try {
-    f();
-  } catch (const ckpt::CheckpointError& e) {
-    return e;
-  }
-  FAIL("no CheckpointError was thrown");
-  throw std::logic_error("unreachable");
-}
-
-using Steps = std::vector<std::int64_t>;
-
 }  // namespace
 
 TEST_CASE("step_prefix and step_format_fixed_length name the directories") {
@@ -55,7 +29,7 @@ TEST_CASE("step_prefix and step_format_fixed_length name the directories") {
   CHECK(ckpt::step_name(123456789, options) == "step_123456789");  // longer than the width: not cut
   CHECK(ckpt::step_name(7, {}) == "7");
   CHECK(ckpt::step_name(7, {.step_format_fixed_length = 3}) == "007");
-  CHECK(expect_error([&] { (void)ckpt::step_name(-1, {}); }).code() == ckpt::ErrorCode::usage);
+  CHECK(expect_checkpoint_error([&] { (void)ckpt::step_name(-1, {}); }).code() == ckpt::ErrorCode::usage);
 
   struct Parse {
     const char* name;

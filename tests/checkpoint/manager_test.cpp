@@ -2,31 +2,19 @@
 // directory naming, read-only and locked managers, leftovers of interrupted saves.
 #include <doctest/doctest.h>
 
-#include <boost/filesystem.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <set>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-#define CHECK_CONTAINS(text, part)                                 \
-  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos, \
-                "expected \"" << std::string(part) << "\" in: " << std::string(text))
-
-namespace ckpt = nnx::checkpoint;
-namespace fs = boost::filesystem;
-using nnx::Array;
-using nnx::DType;
-using nnx::Path;
-using nnx::State;
+using namespace checkpoint_test;
 
 namespace {
 
@@ -56,27 +44,9 @@ State hand_state(double shift = 0.0) {
   return s;
 }
 
-std::set<std::string> entries(const TempDir& dir) {
-  std::set<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
-  return names;
-}
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-template <class F> ckpt::CheckpointError expect_error(F&& f) {
-  try {
-    f();
-  } catch (const ckpt::CheckpointError& e) {
-    return e;
-  }
-  FAIL("no CheckpointError was thrown");
-  throw std::logic_error("unreachable");
-}
-
-using Steps = std::vector<std::int64_t>;
 
 }  // namespace
 
@@ -175,14 +145,14 @@ TEST_CASE("should_save follows save_interval_steps, save declines unless forced,
   CHECK_FALSE(manager.should_save(0));   // before the latest step
   CHECK_FALSE(manager.save(10, hand_state()));
 
-  const ckpt::CheckpointError e = expect_error([&] { manager.save(10, hand_state(1.0), {}, true); });
+  const ckpt::CheckpointError e = expect_checkpoint_error([&] { manager.save(10, hand_state(1.0), {}, true); });
   CHECK(e.code() == ckpt::ErrorCode::usage);
   CHECK_CONTAINS(e.what(), "step 10 already exists");
   CHECK_CONTAINS(e.what(), "delete_step");
   CHECK(nnx::state_equal(manager.restore_state(10), hand_state()));  // untouched
 
-  CHECK(expect_error([&] { manager.save(-1, hand_state(), {}, true); }).code() == ckpt::ErrorCode::usage);
-  CHECK(expect_error([&] { manager.save(20, ckpt::Composite()); }).code() == ckpt::ErrorCode::usage);
+  CHECK(expect_checkpoint_error([&] { manager.save(-1, hand_state(), {}, true); }).code() == ckpt::ErrorCode::usage);
+  CHECK(expect_checkpoint_error([&] { manager.save(20, ckpt::Composite()); }).code() == ckpt::ErrorCode::usage);
 
   struct BadOptions {
     const char* name;
@@ -193,7 +163,7 @@ TEST_CASE("should_save follows save_interval_steps, save declines unless forced,
                                 BadOptions{"max_to_keep 0", {.max_to_keep = 0}, "max_to_keep must be >= 1"},
                                 BadOptions{"keep_period 0", {.keep_period = 0}, "keep_period must be >= 1"}}) {
     CAPTURE(std::string(bad.name));
-    const ckpt::CheckpointError err = expect_error([&] { ckpt::CheckpointManager m(dir.file("other"), bad.options); });
+    const ckpt::CheckpointError err = expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.file("other"), bad.options); });
     CHECK(err.code() == ckpt::ErrorCode::usage);
     CHECK_CONTAINS(err.what(), bad.message);
   }
@@ -207,7 +177,7 @@ TEST_CASE("delete_step removes a step, reload sees steps saved by another manage
     first.delete_step(2);
     CHECK(first.all_steps() == Steps{1, 3});
     CHECK_FALSE(fs::exists(dir.path() / "2"));
-    const ckpt::CheckpointError e = expect_error([&] { first.delete_step(2); });
+    const ckpt::CheckpointError e = expect_checkpoint_error([&] { first.delete_step(2); });
     CHECK(e.code() == ckpt::ErrorCode::not_found);
     CHECK_CONTAINS(e.what(), "steps: 1, 3");
   }
@@ -232,31 +202,31 @@ TEST_CASE("a read_only manager restores but refuses to write, one writer per dir
   ckpt::CheckpointManager reader(dir.string(), {.read_only = true});  // alongside the writer
   CHECK(nnx::state_equal(reader.restore(1, hand_state().as_abstract()), hand_state()));
   CHECK_FALSE(reader.should_save(2));
-  const ckpt::CheckpointError ro = expect_error([&] { reader.save(2, hand_state()); });
+  const ckpt::CheckpointError ro = expect_checkpoint_error([&] { reader.save(2, hand_state()); });
   CHECK(ro.code() == ckpt::ErrorCode::read_only);
   CHECK_CONTAINS(ro.what(), dir.string());
   CHECK_CONTAINS(ro.what(), "read_only = false");
-  CHECK(expect_error([&] { reader.delete_step(1); }).code() == ckpt::ErrorCode::read_only);
+  CHECK(expect_checkpoint_error([&] { reader.delete_step(1); }).code() == ckpt::ErrorCode::read_only);
   CHECK(reader.all_steps() == Steps{1});
 
-  const ckpt::CheckpointError locked = expect_error([&] { ckpt::CheckpointManager second(dir.string()); });
+  const ckpt::CheckpointError locked = expect_checkpoint_error([&] { ckpt::CheckpointManager second(dir.string()); });
   CHECK(locked.code() == ckpt::ErrorCode::locked);
   CHECK_CONTAINS(locked.what(), dir.string());
   CHECK_CONTAINS(locked.what(), "read_only = true");
   CHECK_CONTAINS(locked.what(), std::to_string(::getpid()));  // the holder's process
 
   writer->close();
-  CHECK(expect_error([&] { writer->save(2, hand_state()); }).code() == ckpt::ErrorCode::usage);  // closed
+  CHECK(expect_checkpoint_error([&] { writer->save(2, hand_state()); }).code() == ckpt::ErrorCode::usage);  // closed
   ckpt::CheckpointManager next(dir.string());  // the lock is free again
   CHECK(next.save(2, hand_state(2.0)));
   writer.reset();  // destroying a closed manager does not touch the new writer's lock
-  CHECK(expect_error([&] { ckpt::CheckpointManager third(dir.string()); }).code() == ckpt::ErrorCode::locked);
+  CHECK(expect_checkpoint_error([&] { ckpt::CheckpointManager third(dir.string()); }).code() == ckpt::ErrorCode::locked);
 
-  const ckpt::CheckpointError missing = expect_error([&] { ckpt::CheckpointManager m(dir.file("nope"), {.read_only = true}); });
+  const ckpt::CheckpointError missing = expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.file("nope"), {.read_only = true}); });
   CHECK(missing.code() == ckpt::ErrorCode::not_found);
   CHECK_CONTAINS(missing.what(), dir.file("nope"));
   CHECK_FALSE(fs::exists(dir.path() / "nope"));
-  CHECK(expect_error([&] { ckpt::CheckpointManager m(dir.file("nope"), {.create = false}); }).code() ==
+  CHECK(expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.file("nope"), {.create = false}); }).code() ==
         ckpt::ErrorCode::not_found);
   { ckpt::CheckpointManager created(dir.file("new/nested")); }
   CHECK(fs::is_directory(dir.path() / "new" / "nested"));
@@ -265,15 +235,15 @@ TEST_CASE("a read_only manager restores but refuses to write, one writer per dir
 TEST_CASE("restoring nothing or an unknown step is not_found, naming what exists") {
   TempDir dir("nnx-manager");
   ckpt::CheckpointManager manager(dir.string());
-  const ckpt::CheckpointError none = expect_error([&] { manager.restore(hand_state().as_abstract()); });
+  const ckpt::CheckpointError none = expect_checkpoint_error([&] { manager.restore(hand_state().as_abstract()); });
   CHECK(none.code() == ckpt::ErrorCode::not_found);
   CHECK_CONTAINS(none.what(), "nothing to restore");
   CHECK_CONTAINS(none.what(), dir.string());
-  CHECK(expect_error([&] { manager.restore_pure_dict(); }).code() == ckpt::ErrorCode::not_found);
-  CHECK(expect_error([&] { manager.metadata(3); }).code() == ckpt::ErrorCode::not_found);
+  CHECK(expect_checkpoint_error([&] { manager.restore_pure_dict(); }).code() == ckpt::ErrorCode::not_found);
+  CHECK(expect_checkpoint_error([&] { manager.metadata(3); }).code() == ckpt::ErrorCode::not_found);
 
   for (std::int64_t step : {3, 6, 9}) manager.save(step, hand_state());
-  const ckpt::CheckpointError unknown = expect_error([&] { manager.restore(7, hand_state().as_abstract()); });
+  const ckpt::CheckpointError unknown = expect_checkpoint_error([&] { manager.restore(7, hand_state().as_abstract()); });
   CHECK(unknown.code() == ckpt::ErrorCode::not_found);
   CHECK_CONTAINS(unknown.what(), "step 7 is not in");
   CHECK_CONTAINS(unknown.what(), "3, 6, 9");
@@ -336,12 +306,12 @@ TEST_CASE("non-finite metrics and abstract States are refused before anything is
   const std::set<std::string> before = entries(dir);
   for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
     CAPTURE(bad);
-    const ckpt::CheckpointError e = expect_error([&] { manager.save(1, hand_state(), {{"ok", 1.0}, {"loss", bad}}); });
+    const ckpt::CheckpointError e = expect_checkpoint_error([&] { manager.save(1, hand_state(), {{"ok", 1.0}, {"loss", bad}}); });
     CHECK(e.code() == ckpt::ErrorCode::usage);
     CHECK_CONTAINS(e.what(), "'loss'");
     CHECK_CONTAINS(e.what(), "finite");
   }
-  const ckpt::CheckpointError abstract = expect_error([&] {
+  const ckpt::CheckpointError abstract = expect_checkpoint_error([&] {
     manager.save(1, ckpt::Composite().add("model", hand_state()).add("opt", hand_state().as_abstract()));
   });
   CHECK(abstract.code() == ckpt::ErrorCode::usage);

@@ -5,23 +5,13 @@
 #include <algorithm>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <string>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-#define CHECK_CONTAINS(text, part)                                 \
-  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos, \
-                "expected \"" << std::string(part) << "\" in: " << std::string(text))
-
-namespace ckpt = nnx::checkpoint;
-using nnx::Array;
-using nnx::DType;
+using namespace checkpoint_test;
 using nnx::Difference;
-using nnx::Path;
-using nnx::State;
 using What = nnx::Difference::What;
 
 namespace {
@@ -36,26 +26,6 @@ State abstract_mlp(std::vector<std::int64_t> hidden, DType dtype = DType::float3
   auto model = nnx::eval_shape([&] { return make_mlp(hidden, dtype); });
   auto [graphdef, state] = nnx::split(model);
   return state;
-}
-
-template <class F> nnx::StructureError expect_structure_error(F&& f) {
-  try {
-    f();
-  } catch (const nnx::StructureError& e) {
-    return e;
-  }
-  FAIL("no StructureError was thrown");
-  throw std::logic_error("unreachable");
-}
-
-template <class F> ckpt::CheckpointError expect_checkpoint_error(F&& f) {
-  try {
-    f();
-  } catch (const ckpt::CheckpointError& e) {
-    return e;
-  }
-  FAIL("no CheckpointError was thrown");
-  throw std::logic_error("unreachable");
 }
 
 // (path, what) of every difference, for exact comparisons.

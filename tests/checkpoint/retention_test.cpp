@@ -2,31 +2,18 @@
 // metrics, keep_time_interval; the latest step survives; deletion only after a commit.
 #include <doctest/doctest.h>
 
-#include <boost/filesystem.hpp>
 #include <chrono>
 #include <limits>
 #include <map>
-#include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "fixtures.hpp"
 
-#define CHECK_CONTAINS(text, part)                                 \
-  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos, \
-                "expected \"" << std::string(part) << "\" in: " << std::string(text))
-
-namespace ckpt = nnx::checkpoint;
-namespace fs = boost::filesystem;
-using nnx::Array;
-using nnx::DType;
-using nnx::Path;
-using nnx::State;
-using Steps = std::vector<std::int64_t>;
+using namespace checkpoint_test;
 
 namespace {
 
@@ -34,13 +21,6 @@ State tiny(std::int64_t step) {
   State s;
   s.set(Path{"w"}, nnx::Param(Array::full({4}, DType::float32, static_cast<double>(step))));
   return s;
-}
-
-// Every entry of the directory: step directories and the writer lock, nothing else.
-std::set<std::string> entries(const TempDir& dir) {
-  std::set<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
-  return names;
 }
 
 std::set<std::string> expected_entries(const Steps& steps) {

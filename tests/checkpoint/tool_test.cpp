@@ -4,8 +4,11 @@
 #include <cereal/types/string.hpp>
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <nnx/checkpoint.hpp>
 #include <nnx/nnx.hpp>
+#include <string>
+#include <vector>
 
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
@@ -20,6 +23,11 @@ nnx_test::Finished tool(std::vector<std::string> args) {
 }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// One check per part: each must occur in `text` (the tool's stdout or stderr).
+void check_has_all(const std::string& text, std::initializer_list<std::string> parts) {
+  for (const std::string& part : parts) CHECK_MESSAGE(has(text, part), "expected \"" << part << "\" in: " << text);
+}
 
 nnx::State small_mlp_state(std::uint64_t seed) {
   nnx::Rngs rngs(seed);
@@ -83,14 +91,7 @@ TEST_CASE("nnx-ckpt list shows every step with its metrics") {
   const auto r = tool({"list", dir.string()});
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.exit_code() == 0);
-  CHECK(has(r.out, "step"));
-  CHECK(has(r.out, "\n1 "));
-  CHECK(has(r.out, "\n2 "));
-  CHECK(has(r.out, "\n30 "));
-  CHECK(has(r.out, "val_loss=0.25"));
-  CHECK(has(r.out, "val_loss=0.5"));
-  CHECK(has(r.out, "val_loss=7.5"));
-  CHECK(has(r.out, "acc=0.5"));
+  check_has_all(r.out, {"step", "\n1 ", "\n2 ", "\n30 ", "val_loss=0.25", "val_loss=0.5", "val_loss=7.5", "acc=0.5"});
 }
 
 TEST_CASE("nnx-ckpt show prints items, paths, kinds, dtypes and shapes of the latest or a chosen step") {
@@ -103,20 +104,15 @@ TEST_CASE("nnx-ckpt show prints items, paths, kinds, dtypes and shapes of the la
   const auto r = tool({"show", dir.string()});
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.exit_code() == 0);
-  CHECK(has(r.out, "step 2 (" + dir.string() + "/2)"));
+  check_has_all(r.out, {"step 2 (" + dir.string() + "/2)", "item 'model' (state, model.nnxa)", "item 'config' (json, config.json)",
+                        "hello-config"});
+  check_has_all(r.out, {"layers/", "0/", "1/", "kernel", "bias", "Param", "float32[3,5]", "float32[5]", "float32[5,2]", "float32[2]"});
   CHECK_FALSE(has(r.out, "only_in_one"));
-  CHECK(has(r.out, "item 'model' (state, model.nnxa)"));
-  CHECK(has(r.out, "item 'config' (json, config.json)"));
-  CHECK(has(r.out, "hello-config"));
-  for (const char* part : {"layers/", "0/", "1/", "kernel", "bias", "Param", "float32[3,5]", "float32[5]", "float32[5,2]", "float32[2]"})
-    CHECK_MESSAGE(has(r.out, part), part);
   CHECK_FALSE(has(r.out, "abstract"));  // stored arrays, not restore targets
 
   const auto one = tool({"show", dir.string(), "--step", "1"});
   CHECK(one.exit_code() == 0);
-  CHECK(has(one.out, "step 1 ("));
-  CHECK(has(one.out, "only_in_one"));
-  CHECK(has(one.out, "float32[2]"));
+  check_has_all(one.out, {"step 1 (", "only_in_one", "float32[2]"});
 }
 
 TEST_CASE("nnx-ckpt verify: 0 on a sound directory, 1 naming the step and the array after a flipped byte") {
@@ -129,17 +125,13 @@ TEST_CASE("nnx-ckpt verify: 0 on a sound directory, 1 naming the step and the ar
   const auto good = tool({"verify", dir.string()});
   INFO("stdout: " << good.out << "\nstderr: " << good.err);
   CHECK(good.exit_code() == 0);
-  CHECK(has(good.out, "step 1: ok"));
-  CHECK(has(good.out, "step 2: ok"));
+  check_has_all(good.out, {"step 1: ok", "step 2: ok"});
 
   flip_byte(dir.file("2/model.nnxa"), nnx::Path{"layers", 0, "kernel"});
   const auto bad = tool({"verify", dir.string()});
   INFO("stdout: " << bad.out << "\nstderr: " << bad.err);
   CHECK(bad.exit_code() == 1);
-  CHECK(has(bad.out, "step 1: ok"));
-  CHECK(has(bad.out, "step 2: DAMAGED"));
-  CHECK(has(bad.out, "layers/0/kernel"));
-  CHECK(has(bad.out, dir.file("2/model.nnxa")));
+  check_has_all(bad.out, {"step 1: ok", "step 2: DAMAGED", "layers/0/kernel", dir.file("2/model.nnxa")});
   CHECK_FALSE(has(bad.out, "layers/1/kernel"));  // only the damaged array is named
 
   CHECK(tool({"verify", dir.string(), "--step", "1"}).exit_code() == 0);
@@ -198,11 +190,9 @@ TEST_CASE("nnx-ckpt diff lists added, removed and changed paths with max |a - b|
   const auto r = tool({"diff", dir.string(), "1", "2"});
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.exit_code() == 1);
-  CHECK(has(r.out, "- default: gone"));
-  CHECK(has(r.out, "+ default: new/leaf"));
-  CHECK(has(r.out, "~ default: changed values differ, max |a - b| = 0.5"));
+  check_has_all(r.out, {"- default: gone", "+ default: new/leaf", "~ default: changed values differ, max |a - b| = 0.5",
+                        "3 difference(s) between step 1 and step 2"});
   CHECK_FALSE(has(r.out, "same"));
-  CHECK(has(r.out, "3 difference(s) between step 1 and step 2"));
 
   const auto same = tool({"diff", dir.string(), "2", "3"});
   CHECK(same.exit_code() == 0);
@@ -210,8 +200,7 @@ TEST_CASE("nnx-ckpt diff lists added, removed and changed paths with max |a - b|
 
   const auto items = tool({"diff", dir.string(), "3", "4"});
   CHECK(items.exit_code() == 1);
-  CHECK(has(items.out, "+ item extra"));
-  CHECK(has(items.out, "1 difference(s)"));
+  check_has_all(items.out, {"+ item extra", "1 difference(s)"});
 }
 
 TEST_CASE("nnx-ckpt bad arguments exit 2 with a message on stderr") {

@@ -15,21 +15,15 @@
 
 #include <nnx/nnx.hpp>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
 using nnx::Dataset;
 using nnx::DType;
-
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const nnx::Error& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 template <class T> std::vector<T> values(const Array& a) { return std::vector<T>(a.data<T>(), a.data<T>() + a.numel()); }
 
@@ -208,7 +202,7 @@ TEST_CASE("load_csv errors name the file, line, column and the text found") {
       {"missing label column", "a,b,c\n1,2,3\n", "y", {"no column 'y'", "columns: a, b, c", "label_column"}},
       {"wrong cell count", "a,b,label\n1,2,0\n1,2\n", "label", {"@:3", "expected 3 cells, got 2"}},
       {"too many cells", "a,label\n1,0,5\n", "label", {"@:2", "expected 2 cells, got 3"}},
-      {"fractional class label", "a,label\n1,0.5\n", "label", {"@:2:2", "integer class label", "'0.5'"}},
+      {"fractional class label", "a,label\n1,0.5\n", "label", {"@:2:2", "expected a whole number that fits int32", "'0.5'"}},
       {"no rows", "a,label\n", "label", {"header but no rows"}},
       {"empty file", "", "label", {"is empty"}},
       {"label only", "label\n1\n", "label", {"at least one feature column"}},

@@ -7,6 +7,10 @@
 
 #include <nnx/nnx.hpp>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
@@ -21,16 +25,6 @@ Vec values(const Array& a) {
   const Array d = a.astype(DType::float64);
   return Vec(d.data<double>(), d.data<double>() + d.numel());
 }
-
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const nnx::Error& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A module whose only Param is the logits, to differentiate losses with respect to them.
 struct Logits : nnx::Module {

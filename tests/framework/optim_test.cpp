@@ -10,6 +10,10 @@
 
 #include <nnx/nnx.hpp>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
@@ -54,16 +58,6 @@ void check_close(const Vec& got, const Vec& expected) {
     CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-12));
   }
 }
-
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const nnx::Error& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::vector<std::string> paths_of(const State& s) {
   std::vector<std::string> out;

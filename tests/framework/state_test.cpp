@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -48,6 +49,11 @@ template <class T> std::string str(const T& x) {
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
+
+// One check per part: each must occur in `text`.
+void check_contains_all(const std::string& text, std::initializer_list<const char*> parts) {
+  for (const char* part : parts) CHECK_MESSAGE(contains(text, part), part);
+}
 }  // namespace
 
 TEST_CASE("a State iterates in sorted path order") {
@@ -84,9 +90,7 @@ TEST_CASE("at() of a missing path names it and what exists nearby") {
     FAIL("missing path found");
   } catch (const nnx::Error& e) {
     std::string msg = e.what();
-    CHECK(contains(msg, "'layers/0/kernal'"));
-    CHECK(contains(msg, "'layers/0'"));
-    CHECK(contains(msg, "bias, kernel"));
+    check_contains_all(msg, {"'layers/0/kernal'", "'layers/0'", "bias, kernel"});
   }
   CHECK_THROWS_WITH_AS((void)s.at("layers/3/kernel"), doctest::Contains("0, 2, 10"), nnx::Error);
   CHECK_THROWS_WITH_AS((void)s.at("layerz/0"), doctest::Contains("bn, layers"), nnx::Error);
@@ -140,14 +144,9 @@ TEST_CASE("filter and split") {
   } catch (const nnx::StructureError& e) {
     std::string msg = e.what();
     CHECK(e.differences().size() == 6);
-    for (const char* p : {"norms/0/mean", "norms/0/var", "norms/1/mean", "norms/1/var", "dropout/rngs/key",
-                          "dropout/rngs/count"}) {
-      CAPTURE(p);
-      CHECK(contains(msg, p));
-    }
+    check_contains_all(msg, {"norms/0/mean", "norms/0/var", "norms/1/mean", "norms/1/var", "dropout/rngs/key",
+                             "dropout/rngs/count", "nnx::Everything{}", "BatchStat float32[32]"});
     CHECK_FALSE(contains(msg, "layers/0/kernel"));
-    CHECK(contains(msg, "nnx::Everything{}"));
-    CHECK(contains(msg, "BatchStat float32[32]"));
     for (const auto& d : e.differences()) CHECK(d.what == nnx::Difference::What::unexpected);
   }
 
@@ -171,8 +170,7 @@ TEST_CASE("merge, and difference") {
   } catch (const nnx::StructureError& e) {
     std::string msg = e.what();
     CHECK(e.differences().size() == 4);
-    for (const char* p : {"layers/0/bias", "layers/0/kernel", "layers/2/kernel", "layers/10/kernel"})
-      CHECK(contains(msg, p));
+    check_contains_all(msg, {"layers/0/bias", "layers/0/kernel", "layers/2/kernel", "layers/10/kernel"});
     CHECK_FALSE(contains(msg, "bn/mean"));
   }
 
@@ -247,12 +245,9 @@ TEST_CASE("replace_by_pure_dict reports every difference at once") {
     REQUIRE(find("layers/0/bias") != diffs.end());
     CHECK(find("layers/0/bias")->what == W::dtype);
     std::string msg = e.what();
-    CHECK(contains(msg, "replace_by_pure_dict: 4 differences"));
-    CHECK(contains(msg, "bn/var: missing"));
-    CHECK(contains(msg, "layers/3/kernel: unexpected"));
-    CHECK(contains(msg, "layers/2/kernel: expected float32[2,3], got float32[3,2]"));
-    CHECK(contains(msg, "layers/0/bias: expected float32[2], got float64[2]"));
-    CHECK(contains(msg, "cast_dtypes"));
+    check_contains_all(msg, {"replace_by_pure_dict: 4 differences", "bn/var: missing", "layers/3/kernel: unexpected",
+                             "layers/2/kernel: expected float32[2,3], got float32[3,2]",
+                             "layers/0/bias: expected float32[2], got float64[2]", "cast_dtypes"});
   }
   CHECK(nnx::state_equal(s, before));  // nothing was replaced
 
@@ -354,26 +349,19 @@ TEST_CASE("printing a State") {
   s.at("bn/mean").metadata["tag"] = "stats";
   const std::string out = str(s);
   CHECK(out.rfind("State: 6 variables, 25 elements, 124 B\n", 0) == 0);
-  CHECK(contains(out, "BatchStat     2 variables    6 elements            48 B"));
-  CHECK(contains(out, "Param         4 variables    19 elements           76 B"));
-  for (const char* text : {"bn/", "layers/", "0/", "2/", "10/", "kernel", "bias", "mean", "float32[4,2]",
-                           "float64[3]", "float32[3,1]", "{tag=stats}"})
-    CHECK_MESSAGE(contains(out, text), text);
+  check_contains_all(out, {"BatchStat     2 variables    6 elements            48 B",
+                           "Param         4 variables    19 elements           76 B"});
+  check_contains_all(out, {"bn/", "layers/", "0/", "2/", "10/", "kernel", "bias", "mean", "float32[4,2]", "float64[3]",
+                           "float32[3,1]", "{tag=stats}"});
   CHECK(out.find("  2/") < out.find("  10/"));  // integer keys in numeric order
 
   nnx::models::MLP model = make_mlp({32, 32});
   const std::string m = str(nnx::state(model));
-  CHECK(contains(m, "State: 16 variables"));
-  CHECK(contains(m, "RngKey"));
-  CHECK(contains(m, "RngCount"));
-  CHECK(contains(m, "uint32[2]"));
-  CHECK(contains(m, "{tag=dropout}"));
-  CHECK(contains(m, "float32[32,32]"));
-  CHECK(contains(m, "1,024"));  // 32*32 elements, with a thousands separator
-  CHECK(contains(m, "4.0 KB"));
+  check_contains_all(m, {"State: 16 variables", "RngKey", "RngCount", "uint32[2]", "{tag=dropout}", "float32[32,32]",
+                         "1,024",  // 32*32 elements, with a thousands separator
+                         "4.0 KB"});
 
   const std::string abs = str(s.as_abstract());
-  CHECK(contains(abs, "(abstract: no memory held)"));
-  CHECK(contains(abs, "(abstract)"));
+  check_contains_all(abs, {"(abstract: no memory held)", "(abstract)"});
   CHECK(str(State()).rfind("State: 0 variables, 0 elements, 0 B", 0) == 0);
 }

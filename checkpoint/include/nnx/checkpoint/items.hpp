@@ -50,6 +50,7 @@ class JsonItem {
   // Reads the value back; a document of another format, a newer version or the wrong shape is a
   // CheckpointError naming what was expected.
   template <class T> T get() const {
+    check_text();
     T value{};
     try {
       std::istringstream in(text_);
@@ -70,6 +71,7 @@ class JsonItem {
 
  private:
   static void check_header(const std::string& format, std::uint32_t version);
+  void check_text() const;  // rejects numbers the JSON parser mishandles (see src/json_guard.hpp)
   std::string text_;
 };
 

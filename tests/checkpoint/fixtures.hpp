@@ -1,0 +1,78 @@
+// tests/checkpoint/fixtures.hpp — what the checkpoint tests share: the usual names, a check that a
+// message mentions something, catching the error an operation must throw, listing a directory.
+//
+//   #include "fixtures.hpp"
+//   using namespace checkpoint_test;   // ckpt::, fs::, Array, DType, Path, State, Steps, the helpers
+//
+//   const ckpt::CheckpointError e = expect_checkpoint_error([&] { manager.restore(99, target); });
+//   CHECK_CONTAINS(e.what(), "step 99");
+//   CHECK(entries(dir).count(".nnx-writer.lock") == 1);
+//   CHECK(leftovers(dir.string()).empty());
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <boost/filesystem.hpp>
+#include <cstdint>
+#include <nnx/checkpoint.hpp>
+#include <nnx/nnx.hpp>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+// A check that `part` occurs in `text`, printing both when it does not.
+#define CHECK_CONTAINS(text, part)                                 \
+  CHECK_MESSAGE(std::string(text).find(part) != std::string::npos, \
+                "expected \"" << std::string(part) << "\" in: " << std::string(text))
+
+namespace checkpoint_test {
+
+namespace ckpt = nnx::checkpoint;
+namespace fs = boost::filesystem;
+using nnx::Array;
+using nnx::DType;
+using nnx::Path;
+using nnx::State;
+using Steps = std::vector<std::int64_t>;
+
+// The `Error` that `f` throws; when it throws none, the test fails here with "no <name> was thrown".
+template <class Error, class F> Error expect_thrown(F&& f, const char* name) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("no " << name << " was thrown");
+  throw std::logic_error("unreachable");
+}
+
+template <class F> ckpt::CheckpointError expect_checkpoint_error(F&& f) {
+  return expect_thrown<ckpt::CheckpointError>(std::forward<F>(f), "CheckpointError");
+}
+
+template <class F> nnx::StructureError expect_structure_error(F&& f) {
+  return expect_thrown<nnx::StructureError>(std::forward<F>(f), "StructureError");
+}
+
+// The names of the entries of `dir` (step directories, the writer lock, leftovers, ...).
+inline std::set<std::string> entries(const TempDir& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
+  return names;
+}
+
+// The entries of `dir` an interrupted save (".nnx-tmp-") or deletion (".nnx-deleting-") left behind.
+inline std::vector<std::string> leftovers(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".nnx-tmp-") != std::string::npos || name.find(".nnx-deleting-") != std::string::npos) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace checkpoint_test
