@@ -33,7 +33,7 @@ int main() {
   nnx::PureDict dict = manager.restore_pure_dict();
   std::cout << dict;
   lesson::claim(dict.at("layers").at(0).at("kernel").is_leaf(), "d[\"layers\"][0][\"kernel\"] is a plain Array");
-  lesson::claim(dict.at("layers").items().front().first.is_index(), "the layer index is the integer 0, not the string \"0\"");
+  lesson::claim(dict.at("layers").items().begin()->first.is_index(), "the layer index is the integer 0, not the string \"0\"");
 
   lesson::section("(a) replace_by_pure_dict into an abstract State, then merge");
   auto [graphdef, target] = nnx::split(nnx::eval_shape(make), nnx::Param{});

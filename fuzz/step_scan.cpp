@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t i = 0;
   for (int entries = 0; i + 2 <= size && entries < 16; ++entries) {
     const std::uint8_t flags = data[i++];
-    const std::size_t name_len = std::min<std::size_t>(data[i++] % 24, size - i);
+    const std::size_t wanted_name = data[i++] % 24;
+    const std::size_t name_len = std::min<std::size_t>(wanted_name, size - i);
     std::string name;
     for (std::size_t k = 0; k < name_len; ++k) {
       const char c = static_cast<char>(data[i + k]);
@@ -21,7 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     i += name_len;
     if (name.empty() || name == "." || name == "..") continue;
-    const std::size_t meta_len = i < size ? std::min<std::size_t>(data[i++], size - i) : 0;
+    std::size_t meta_len = 0;
+    if (i < size) {
+      const std::size_t wanted_meta = data[i++];
+      meta_len = std::min<std::size_t>(wanted_meta, size - i);
+    }
     const auto entry = dir / name;
     std::error_code ec;
     if (flags & 1) {

@@ -1,11 +1,12 @@
 // Internal: a check of JSON text before it reaches rapidjson (inside cereal's JSON archives).
 //
-// rapidjson's full-precision number parser, as Debian ships it, has undefined behaviour for numbers
-// whose digits are all zero but that carry an exponent ("0e266": clz(0), then a huge shift; found by
-// fuzz_metadata). nnx's writer never produces such numbers, so a document containing one is
-// damaged: it is rejected before parsing.
+// rapidjson's full-precision number parser, as Debian ships it, has undefined behaviour for zeros
+// written with an exponent or with many digits ("0e266", "0.000...0": clz(0), then a huge shift;
+// found by fuzz_metadata). nnx's writer writes zero as "0" or "0.0", so a document with another
+// spelling of zero is damaged: it is rejected before parsing.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "nnx/checkpoint/error.hpp"
@@ -29,10 +30,16 @@ inline void check_json_numbers(const std::string& text, const std::string& file)
     // A number token: its mantissa digits, then an optional exponent.
     std::size_t j = i + (c == '-' ? 1 : 0);
     bool nonzero = false;
-    for (; j < text.size() && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.'); ++j) nonzero |= text[j] >= '1' && text[j] <= '9';
-    if (j < text.size() && (text[j] == 'e' || text[j] == 'E') && !nonzero)
-      throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds the number '" + text.substr(i, j - i + 1) +
-                                                      "...' (zero with an exponent), which nnx never writes: the file is damaged");
+    std::size_t digits = 0;
+    for (; j < text.size() && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.'); ++j) {
+      nonzero |= text[j] >= '1' && text[j] <= '9';
+      digits += text[j] != '.';
+    }
+    const bool exponent = j < text.size() && (text[j] == 'e' || text[j] == 'E');
+    if (!nonzero && (exponent || digits > 2))
+      throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds the number '" + text.substr(i, std::min<std::size_t>(j - i + 1, 24)) +
+                                                      "...' (zero with an exponent or many digits), which nnx never writes: the "
+                                                      "file is damaged");
     i = j;
   }
 }

@@ -91,7 +91,8 @@ State CheckpointManager::restore(std::optional<std::int64_t> step, const State& 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {
   const std::int64_t s = resolve(step);
   const std::string dir = step_directory(s);
-  const ItemInfo& info = find_item_of_type(read_step_metadata(dir), item, "state", dir);
+  const StepMetadata m = read_step_metadata(dir);  // named: `info` refers into it
+  const ItemInfo& info = find_item_of_type(m, item, "state", dir);
   return ArrayFileReader(dir + "/" + info.file).read_all();
 }
 
@@ -102,7 +103,8 @@ PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {
   const std::int64_t s = resolve(step);
   const std::string dir = step_directory(s);
-  const ItemInfo& info = find_item_of_type(read_step_metadata(dir), item, "json", dir);
+  const StepMetadata m = read_step_metadata(dir);
+  const ItemInfo& info = find_item_of_type(m, item, "json", dir);
   return JsonItem::from_text(io::read_small_file(dir + "/" + info.file, kMaxMetadataBytes));
 }
 

@@ -8,13 +8,9 @@
 namespace nnx {
 
 namespace {
-template <class Children> auto find_key(Children& children, const PathKey& key) {
-  auto it = std::lower_bound(children.begin(), children.end(), key,
-                             [](const auto& item, const PathKey& k) { return item.first < k; });
-  return (it != children.end() && it->first == key) ? it : children.end();
-}
+template <class Children> auto find_key(Children& children, const PathKey& key) { return children.find(key); }
 
-std::string key_list(const std::vector<std::pair<PathKey, PureDict>>& children) {
+std::string key_list(const std::map<PathKey, PureDict>& children) {
   std::string s;
   for (const auto& [k, v] : children) s += (s.empty() ? "" : ", ") + k.str();
   return s.empty() ? "none" : s;
@@ -33,10 +29,7 @@ Array& PureDict::array() {
 
 PureDict& PureDict::operator[](const PathKey& key) {
   if (leaf_) throw Error("PureDict: cannot index a leaf with key '" + key.str() + "'");
-  auto it = std::lower_bound(children_.begin(), children_.end(), key,
-                             [](const auto& item, const PathKey& k) { return item.first < k; });
-  if (it != children_.end() && it->first == key) return it->second;
-  return children_.insert(it, {key, PureDict()})->second;
+  return children_[key];
 }
 
 const PureDict& PureDict::at(const PathKey& key) const {

@@ -10,7 +10,7 @@ using namespace checkpoint_test;
 
 TEST_CASE("step metadata and JSON items with a zero-with-exponent number are corrupted, not parsed") {
   TempDir dir("nnx-json-guard");
-  for (const char* number : {"0e266", "-0.0E5", "000e-3"}) {
+  for (const char* number : {"0e266", "-0.0E5", "000e-3", "0.000000000000000000000000000000000"}) {
     std::ofstream(dir.file("_METADATA.json")) << "{\"format\": \"nnx-checkpoint\", \"format_version\": 1, \"step\": " << number
                                                << "}";
     const auto e = expect_checkpoint_error([&] { ckpt::read_step_metadata(dir.string()); });
@@ -25,4 +25,8 @@ TEST_CASE("step metadata and JSON items with a zero-with-exponent number are cor
   // Ordinary numbers, and digits inside strings, are fine.
   const auto ok = ckpt::JsonItem::from_text(R"({"format": "nnx-json-item", "format_version": 1, "value": 1.5e3, "s": "0e266"})");
   CHECK(ok.get<double>() == 1500.0);
+  for (const char* zero : {"0", "-0", "0.0", "-0.0"}) {
+    const auto z = ckpt::JsonItem::from_text(std::string("{\"format\": \"nnx-json-item\", \"format_version\": 1, \"value\": ") + zero + "}");
+    CHECK(z.get<double>() == 0.0);
+  }
 }

@@ -273,7 +273,7 @@ TEST_CASE("Optimizer state on an MLP: step and opt_state/<slot>/<param path>, in
     CAPTURE(path.str());
     CHECK(var.kind() == nnx::OptState::static_kind());
     if (path.str() == "step") continue;
-    const Array& param = nnx::state(model).at(path.drop_front(2)).value;
+    const Array param = nnx::state(model).at(path.drop_front(2)).value;  // a copy: the State is a temporary
     CHECK(var.value.shape_dtype() == param.shape_dtype());
     CHECK(nnx::array_equal(var.value, Array::zeros(param.shape(), param.dtype())));
   }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -38,7 +39,7 @@ class PureDict {
   bool contains(const PathKey& key) const;
   bool erase(const PathKey& key);
   std::size_t size() const { return children_.size(); }
-  const std::vector<std::pair<PathKey, PureDict>>& items() const { return children_; }  // sorted
+  const std::map<PathKey, PureDict>& items() const { return children_; }  // sorted by key
 
   // Leaf at `path`, creating maps on the way; replaces what was there.
   void set(const Path& path, Array leaf);
@@ -48,7 +49,9 @@ class PureDict {
 
  private:
   std::optional<Array> leaf_;
-  std::vector<std::pair<PathKey, PureDict>> children_;  // sorted by key
+  // A map, not a vector: references to children stay valid when siblings are added, so
+  // d["new"] = d.at("old") is safe. (std::map of an incomplete type: supported by libstdc++ and libc++.)
+  std::map<PathKey, PureDict> children_;
 };
 
 std::ostream& operator<<(std::ostream& os, const PureDict& dict);
