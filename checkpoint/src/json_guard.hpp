@@ -27,20 +27,24 @@ inline void check_json_numbers(const std::string& text, const std::string& file)
       continue;
     }
     if (!(c == '-' || (c >= '0' && c <= '9'))) continue;
-    // A number token: its mantissa digits, then an optional exponent.
+    // A number token as JSON reads it: -? digits (. digits)? ([eE] ...)? — one '.' at most.
     std::size_t j = i + (c == '-' ? 1 : 0);
     bool nonzero = false;
     std::size_t digits = 0;
-    for (; j < text.size() && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.'); ++j) {
-      nonzero |= text[j] >= '1' && text[j] <= '9';
-      digits += text[j] != '.';
+    auto take_digits = [&] {
+      for (; j < text.size() && text[j] >= '0' && text[j] <= '9'; ++j, ++digits) nonzero |= text[j] != '0';
+    };
+    take_digits();
+    if (j < text.size() && text[j] == '.') {
+      ++j;
+      take_digits();
     }
     const bool exponent = j < text.size() && (text[j] == 'e' || text[j] == 'E');
     if (!nonzero && (exponent || digits > 2))
       throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds the number '" + text.substr(i, std::min<std::size_t>(j - i + 1, 24)) +
                                                       "...' (zero with an exponent or many digits), which nnx never writes: the "
                                                       "file is damaged");
-    i = j;
+    i = j - 1;  // the loop's ++i continues right after the number
   }
 }
 
