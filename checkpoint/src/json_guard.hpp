@@ -1,9 +1,10 @@
 // Internal: a check of JSON text before it reaches rapidjson (inside cereal's JSON archives).
 //
-// rapidjson's full-precision number parser, as Debian ships it, has undefined behaviour for zeros
-// written with an exponent or with many digits ("0e266", "0.000...0": clz(0), then a huge shift;
-// found by fuzz_metadata). nnx's writer writes zero as "0" or "0.0", so a document with another
-// spelling of zero is damaged: it is rejected before parsing.
+// rapidjson's full-precision number parser, as Debian ships it, has undefined behaviour on numbers
+// no JSON writer of nnx produces (found by fuzz_metadata): zeros spelled with an exponent or many
+// digits ("0e266", "0.000...0": clz(0), then a huge shift) and numbers with hundreds of digits
+// (signed overflow of the decimal exponent). nnx writes at most ~25 digits, exponents within
+// +-330, and zero as "0" or "0.0"; anything else is damage and is rejected before parsing.
 #pragma once
 
 #include <algorithm>
@@ -40,10 +41,18 @@ inline void check_json_numbers(const std::string& text, const std::string& file)
       take_digits();
     }
     const bool exponent = j < text.size() && (text[j] == 'e' || text[j] == 'E');
-    if (!nonzero && (exponent || digits > 2))
+    std::size_t exponent_digits = 0;
+    if (exponent) {
+      std::size_t k = j + 1;
+      if (k < text.size() && (text[k] == '+' || text[k] == '-')) ++k;
+      bool significant = false;  // leading zeros of the exponent do not count
+      for (; k < text.size() && text[k] >= '0' && text[k] <= '9'; ++k)
+        if ((significant |= text[k] != '0')) ++exponent_digits;
+      j = k;
+    }
+    if ((!nonzero && (exponent || digits > 2)) || digits > 40 || exponent_digits > 3)
       throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds the number '" + text.substr(i, std::min<std::size_t>(j - i + 1, 24)) +
-                                                      "...' (zero with an exponent or many digits), which nnx never writes: the "
-                                                      "file is damaged");
+                                                      "...' (a spelling of a number nnx never writes): the file is damaged");
     i = j - 1;  // the loop's ++i continues right after the number
   }
 }
