@@ -64,17 +64,26 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(), "blas": blas}
 
 
+def nnx_rate(build, cfg, opt, t, seconds, backend):
+    out = subprocess.run([f"{build}/bin/bench_train", cfg, opt, str(t), str(seconds)], check=True, capture_output=True,
+                         text=True, env=dict(os.environ, NNX_MATMUL=backend)).stdout.split()
+    return float(out[3]) if out[4] == backend else None  # None: this build has no such backend
+
+
 def train_figures(build, repeats, seconds, configs, optimizers, threads, torch):
     rows = []
     for cfg in configs:
         for opt in optimizers:
             for t in threads:
-                ours, theirs = [], []
-                for _ in range(repeats):  # alternate, so drift in the machine hits both sides alike
-                    ours.append(float(run([f"{build}/bin/bench_train", cfg, opt, str(t), str(seconds)]).split()[-1]))
+                ours, blas, theirs = [], [], []
+                for _ in range(repeats):  # alternate, so drift in the machine hits every side alike
+                    ours.append(nnx_rate(build, cfg, opt, t, seconds, "portable"))
+                    b = nnx_rate(build, cfg, opt, t, seconds, "openblas")
+                    if b is not None:
+                        blas.append(b)
                     if torch:
                         theirs.append(float(run([f"{build}/bin/bench_torch_train", cfg, opt, str(t), str(seconds)]).split()[-1]))
-                rows.append((cfg, opt, t, spread(ours), spread(theirs) if theirs else None))
+                rows.append((cfg, opt, t, spread(ours), spread(blas) if blas else None, spread(theirs) if theirs else None))
     return rows
 
 
@@ -99,7 +108,8 @@ def checkpoint_figures(build, repeats, sizes, torch, work):
 
 def svg_plot(train_rows, ckpt_rows, path):
     """A bar chart of the ratios nnx / peer (higher is better for nnx), one bar per measurement."""
-    bars = [(f"{c} {o} {t}t", ours[0] / theirs[0]) for c, o, t, ours, theirs in train_rows if theirs]
+    bars = [(f"{c} {o} {t}t", ours[0] / theirs[0]) for c, o, t, ours, blas, theirs in train_rows if theirs]
+    bars += [(f"{c} {o} {t}t openblas", blas[0] / theirs[0]) for c, o, t, ours, blas, theirs in train_rows if theirs and blas]
     for n, fig in ckpt_rows:
         label = f"{n // 1_000_000}M"
         if "write+fsync (plain)" in fig:
@@ -142,13 +152,17 @@ def report(args, info, train_rows, ckpt_rows, memory, torch):
          "machine), Release build (-O3), its own row-split threading (OpenMP)",
          f"- libtorch {'1.13 (Debian libtorch-dev) with BLAS ' + info['blas'] if torch else 'not built (run ./run.sh bench)'}",
          "", "![ratios](benchmarks.svg)", "", "## Training throughput (steps/s)", "",
-         "| config | optimizer | threads | nnx | libtorch | ratio |", "|---|---|---|---|---|---|"]
-    for cfg, opt, t, ours, theirs in train_rows:
+         "| config | optimizer | threads | nnx (portable) | nnx (openblas) | libtorch | ratio portable | ratio openblas |",
+         "|---|---|---|---|---|---|---|---|"]
+    for cfg, opt, t, ours, blas, theirs in train_rows:
         ratio = f"{ours[0] / theirs[0]:.2f}x" if theirs else "-"
-        L.append(f"| {cfg} | {opt} | {t} | {fmt(*ours)} | {fmt(*theirs) if theirs else '-'} | {ratio} |")
+        ratio_b = f"{blas[0] / theirs[0]:.2f}x" if theirs and blas else "-"
+        L.append(f"| {cfg} | {opt} | {t} | {fmt(*ours)} | {fmt(*blas) if blas else '-'} | {fmt(*theirs) if theirs else '-'} | {ratio} | {ratio_b} |")
     L += ["", "Configs: tiny 4-32-32-2 batch 32; small 64-256-256-10 batch 128; mnist 784-512-512-10 batch 256. "
           "Same initial parameters (nnx's, copied into torch), data, loss (softmax cross-entropy) and optimizer "
-          "hyper-parameters on both sides.", "", "## Checkpoints (ms)", "",
+          "hyper-parameters on both sides. nnx's matmul backends (nnx/compute.hpp): portable = Eigen SSE2, bitwise "
+          "identical on every x86-64 machine (the default); openblas = the same OpenBLAS libtorch uses, reproducible "
+          "on one machine for a fixed thread count only.", "", "## Checkpoints (ms)", "",
           "| parameters | write+fsync | nnx save | torch::save+fsync | save() blocks (async) | read | nnx restore | torch::load | nnx verify |",
           "|---|---|---|---|---|---|---|---|---|"]
     for n, fig in ckpt_rows:
@@ -160,10 +174,13 @@ def report(args, info, train_rows, ckpt_rows, memory, torch):
           "nnx restore reads into the abstract target's new buffers and verifies every XXH3 checksum. "
           "Async: save() takes an O(1) copy-on-write snapshot; the write happens on a background thread.", "",
           "## Memory", "", "```", memory.strip(), "```", "", "## Targets", "", "| target | figure | met |", "|---|---|---|"]
-    for cfg, opt, t, ours, theirs in train_rows:
+    for cfg, opt, t, ours, blas, theirs in train_rows:
         if opt == "sgd" and (cfg, t) in TARGETS_TRAIN and theirs:
             r = ours[0] / theirs[0]
-            L.append(f"| training {cfg} sgd {t} thread(s) >= {TARGETS_TRAIN[(cfg, t)]}x libtorch | {r:.2f}x | {'yes' if r >= TARGETS_TRAIN[(cfg, t)] else 'NO'} |")
+            rb = blas[0] / theirs[0] if blas else 0.0
+            goal = TARGETS_TRAIN[(cfg, t)]
+            L.append(f"| training {cfg} sgd {t} thread(s) >= {goal}x libtorch | portable {r:.2f}x, openblas {rb:.2f}x | "
+                     f"{'yes' if max(r, rb) >= goal else 'NO'} |")
     for n, fig in ckpt_rows:
         if n != max(s for s, _ in ckpt_rows):
             continue
