@@ -16,15 +16,9 @@
 #include <nnx/nnx.hpp>
 #include <string>
 
-namespace {
-std::atomic<std::size_t> g_allocated{0};
-void* counted(std::size_t n, std::size_t align) {
-  g_allocated += n;
-  void* p = align <= alignof(std::max_align_t) ? std::malloc(n ? n : 1) : std::aligned_alloc(align, (n + align - 1) / align * align);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
+#include "../tests/alloc_counter.hpp"  // counts every byte operator new hands out
 
+namespace {
 // VmRSS or VmHWM of this process, in bytes.
 std::size_t proc_status_kb(const char* field) {
   std::ifstream in("/proc/self/status");
@@ -65,30 +59,6 @@ template <class F> int in_child(F f) {
 }
 }  // namespace
 
-void* operator new(std::size_t n) { return counted(n, alignof(std::max_align_t)); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
-// The nothrow forms too: the library's own pairs them with the deletes above (std::stable_sort does).
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return counted(n, alignof(std::max_align_t));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  try {
-    return counted(n, static_cast<std::size_t>(a));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: bench_memory PARAMS DIR\n");
@@ -97,13 +67,13 @@ int main(int argc, char** argv) {
   const std::int64_t params = std::atoll(argv[1]);
   const std::string dir = argv[2];
 
-  const std::size_t before = g_allocated;
+  const std::size_t before = allocated_bytes();
   const auto t0 = std::chrono::steady_clock::now();
   auto abstract = nnx::eval_shape(big_model);
   auto [graphdef, abstract_state] = nnx::split(abstract);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::printf("eval_shape+split of a %lld-parameter MLP: %.3f ms, %zu bytes allocated\n",
-              static_cast<long long>(abstract.num_parameters()), ms, g_allocated - before);
+              static_cast<long long>(abstract.num_parameters()), ms, allocated_bytes() - before);
 
   boost::filesystem::remove_all(dir);
   if (in_child([&] {

@@ -1,54 +1,9 @@
 // eval_shape must not allocate parameter memory: count every byte operator new hands out.
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <nnx/nnx.hpp>
 
-namespace {
-std::atomic<std::size_t> allocated_bytes{0};
-
-void* counted(std::size_t n, std::size_t align) {
-  allocated_bytes += n;
-  void* p = align <= alignof(std::max_align_t) ? std::malloc(n ? n : 1)
-                                                : std::aligned_alloc(align, (n + align - 1) / align * align);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return counted(n, alignof(std::max_align_t)); }
-void* operator new[](std::size_t n) { return counted(n, alignof(std::max_align_t)); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
-// The nothrow forms too: the library's own pairs them with the deletes above (std::stable_sort does).
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return counted(n, alignof(std::max_align_t));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  try {
-    return counted(n, static_cast<std::size_t>(a));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return operator new(n, std::nothrow); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "../alloc_counter.hpp"
 
 namespace {
 // 1024 -> 32768 -> 32768 -> 10 with biases.
@@ -56,19 +11,19 @@ nnx::models::MLPConfig billion() { return {.in = 1024, .hidden = {32768, 32768},
 }  // namespace
 
 TEST_CASE("the allocation counter sees array buffers (so the next test can fail)") {
-  std::size_t before = allocated_bytes;
+  std::size_t before = allocated_bytes();
   nnx::Array a = nnx::Array::zeros({1'000'000}, nnx::DType::float32);
-  CHECK(allocated_bytes - before >= 4'000'000);
+  CHECK(allocated_bytes() - before >= 4'000'000);
 }
 
 TEST_CASE("eval_shape of a 1.1e9-parameter MLP allocates under 1 MB, and so does splitting it") {
-  std::size_t before = allocated_bytes;
+  std::size_t before = allocated_bytes();
   auto abstract = nnx::eval_shape([] {
     nnx::Rngs rngs({{"params", 0}, {"dropout", 1}});
     return nnx::models::MLP(billion(), rngs);
   });
   auto [graphdef, abstract_state] = nnx::split(abstract);
-  std::size_t used = allocated_bytes - before;
+  std::size_t used = allocated_bytes() - before;
   MESSAGE("eval_shape + split of a 1.1e9-parameter MLP allocated " << used << " bytes");
   CHECK(used < 1'000'000);
   const std::int64_t params = (1024 * 32768 + 32768) + (32768LL * 32768 + 32768) + (32768 * 10 + 10);
