@@ -11,8 +11,12 @@
 struct ResidualBlock : nnx::Module {
   nnx::Linear inner, outer;
   nnx::Dropout drop;
-  std::int64_t width;  // a static attribute: part of the structure (GraphDef), not of the State
+  std::int64_t width = 0;  // a static attribute: part of the structure (GraphDef), not of the State
 
+  // merge builds a module from its GraphDef: it default-constructs it, then sets every field
+  // listed in NNX_FIELDS. So a module needs a default constructor, and what it needs to run
+  // belongs in NNX_FIELDS.
+  ResidualBlock() = default;
   ResidualBlock(std::int64_t d, nnx::Rngs& rngs) : inner(d, d, rngs), outer(d, d, rngs), drop(0.1, rngs), width(d) {}
 
   nnx::Array operator()(const nnx::Array& x) { return nnx::add(x, outer(drop(nnx::relu(inner(x))))); }

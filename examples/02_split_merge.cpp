@@ -14,6 +14,7 @@ struct SharedEncoder : nnx::Module {
   nnx::Linear head_a, head_b;
   std::shared_ptr<nnx::Linear> encoder_again;  // the same object as `encoder`
 
+  SharedEncoder() = default;  // for merge
   explicit SharedEncoder(nnx::Rngs& rngs)
       : encoder(std::make_shared<nnx::Linear>(4, 8, rngs)), head_a(8, 1, rngs), head_b(8, 3, rngs), encoder_again(encoder) {}
   NNX_FIELDS(encoder, head_a, head_b, encoder_again)

@@ -14,12 +14,14 @@ namespace {
 // Version 1 of a model, as saved; version 2 renamed `out` to `head`.
 struct Classifier : nnx::Module {
   nnx::Linear body, out;
+  Classifier() = default;  // for merge
   explicit Classifier(nnx::Rngs& r, nnx::DType dtype = nnx::DType::float32, std::int64_t width = 8)
       : body(4, width, r, {.dtype = dtype}), out(width, 2, r, {.dtype = dtype}) {}
   NNX_FIELDS(body, out)
 };
 struct ClassifierV2 : nnx::Module {
   nnx::Linear body, head;
+  ClassifierV2() = default;
   explicit ClassifierV2(nnx::Rngs& r) : body(4, 8, r), head(8, 2, r) {}
   NNX_FIELDS(body, head)
 };

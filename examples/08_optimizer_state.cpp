@@ -16,12 +16,14 @@ namespace {
 // The same model written twice, fields declared in a different order.
 struct TwoLayers : nnx::Module {
   nnx::Linear hidden, output;
+  TwoLayers() = default;  // for merge
   explicit TwoLayers(nnx::Rngs& r) : hidden(2, 32, r), output(32, 2, r) {}
   nnx::Array operator()(const nnx::Array& x) { return output(nnx::relu(hidden(x))); }
   NNX_FIELDS(hidden, output)
 };
 struct TwoLayersReordered : nnx::Module {
   nnx::Linear output, hidden;  // declared (and constructed) in the other order
+  TwoLayersReordered() = default;
   explicit TwoLayersReordered(nnx::Rngs& r) : output(32, 2, r), hidden(2, 32, r) {}
   nnx::Array operator()(const nnx::Array& x) { return output(nnx::relu(hidden(x))); }
   NNX_FIELDS(output, hidden)

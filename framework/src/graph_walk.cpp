@@ -1,7 +1,6 @@
 #include "graph_walk.hpp"
 
 #include <algorithm>
-#include <unordered_map>
 
 #include "nnx/error.hpp"
 
@@ -10,14 +9,15 @@ namespace nnx::detail {
 namespace {
 
 struct Field {
-  enum class Type { variable, module, shared, attribute, container };
-  Field(PathKey k, Type t, Variable* v = nullptr, Module* m = nullptr, std::string s = {})
-      : key(std::move(k)), type(t), variable(v), module(m), text(std::move(s)) {}
+  enum class Type { variable, module, shared, attribute, state, list, dict };
+  Field(PathKey k, Type t, Variable* v = nullptr, Module* m = nullptr, State* s = nullptr, std::string txt = {})
+      : key(std::move(k)), type(t), variable(v), module(m), state(s), text(std::move(txt)) {}
   PathKey key;
   Type type;
   Variable* variable;
   Module* module;
-  std::string text;  // attribute value, or container kind
+  State* state;
+  std::string text;  // attribute value
   std::vector<Field> children;
 };
 
@@ -28,14 +28,13 @@ class Collector final : public Visitor {
 
   void on_variable(const PathKey& key, Variable& v) override { add({key, Field::Type::variable, &v}); }
   void on_module(const PathKey& key, Module& m) override { add({key, Field::Type::module, nullptr, &m}); }
-  void on_shared(const PathKey& key, SharedSlot& slot) override {
-    add({key, Field::Type::shared, nullptr, slot.get()});
+  void on_shared(const PathKey& key, Module& m) override { add({key, Field::Type::shared, nullptr, &m}); }
+  void on_attribute(const PathKey& key, Attribute& a) override {
+    add({key, Field::Type::attribute, nullptr, nullptr, nullptr, a.text()});
   }
-  void on_attribute(const PathKey& key, std::string value) override {
-    add({key, Field::Type::attribute, nullptr, nullptr, std::move(value)});
-  }
-  void begin_container(const PathKey& key, std::string_view kind) override {
-    add({key, Field::Type::container, nullptr, nullptr, std::string(kind)});
+  void on_state(const PathKey& key, State& s) override { add({key, Field::Type::state, nullptr, nullptr, &s}); }
+  void begin_container(const PathKey& key, ContainerKind kind) override {
+    add({key, kind == ContainerKind::list ? Field::Type::list : Field::Type::dict});
     stack_.push_back(&stack_.back()->back().children);
   }
   void end_container() override { stack_.pop_back(); }
@@ -68,15 +67,21 @@ class Walker {
 
   void walk_root(Module& root) {
     seen_.emplace_back(&root, Path{});
-    note(GraphNode::What::module, root.type_name());
-    result.modules.push_back(&root);
-    walk_module(root);
+    enter(root);
   }
 
  private:
   // `path_` is the path of the field being visited: one Path, pushed and popped, copied only
   // where a variable or node records it.
-  void walk_module(Module& m) {
+  void enter(Module& m) {
+    if (describe_) {
+      GraphNode& n = note(GraphNode::What::module);
+      n.text = m.type_name();
+      n.type = &typeid(m);
+      n.make = m.factory();
+      n.training = m.is_training();
+    }
+    result.modules.push_back(&m);
     for (Field& f : collect(m)) {
       path_.push_back(f.key);
       walk_field(f);
@@ -84,43 +89,62 @@ class Walker {
     }
   }
 
-  void note(GraphNode::What what, std::string value) {
-    if (describe_) result.nodes.push_back({path_, what, std::move(value)});
+  GraphNode& note(GraphNode::What what) {
+    GraphNode& n = result.nodes.emplace_back();
+    n.path = path_;
+    n.what = what;
+    return n;
+  }
+
+  void variable(Variable& v) {
+    if (describe_) {
+      GraphNode& n = note(GraphNode::What::variable);
+      n.kind = v.kind();
+      n.shape_dtype = v.value.shape_dtype();
+    }
+    result.variables.emplace_back(path_, &v);
   }
 
   void walk_field(Field& f) {
     switch (f.type) {
       case Field::Type::variable:
-        if (describe_) note(GraphNode::What::variable, f.variable->kind().name());
-        result.variables.emplace_back(path_, f.variable);
+        variable(*f.variable);
         return;
       case Field::Type::attribute:
-        note(GraphNode::What::attribute, std::move(f.text));
+        if (describe_) note(GraphNode::What::attribute).text = std::move(f.text);
         return;
-      case Field::Type::container:
-        note(GraphNode::What::container, std::move(f.text));
+      case Field::Type::state:
+        if (describe_) note(GraphNode::What::state);
+        for (auto& [path, var] : *f.state) {
+          if (path.empty()) throw Error("a State field cannot hold a variable at the empty path");
+          for (const PathKey& k : path) path_.push_back(k);
+          variable(var);
+          for (std::size_t i = 0; i < path.size(); ++i) path_.pop_back();
+        }
+        return;
+      case Field::Type::list:
+      case Field::Type::dict:
+        if (describe_) note(f.type == Field::Type::list ? GraphNode::What::list : GraphNode::What::dict);
         for (Field& c : f.children) {
           path_.push_back(c.key);
           walk_field(c);
           path_.pop_back();
         }
         return;
-      case Field::Type::module:
       case Field::Type::shared: {
         // Only shared_ptr fields can reach a module twice; by-value children are unique.
-        if (f.type == Field::Type::shared) {
-          auto it = std::find_if(seen_.begin(), seen_.end(), [&](const auto& e) { return e.first == f.module; });
-          if (it != seen_.end()) {
-            note(GraphNode::What::shared, it->second.str());
-            return;
-          }
-          seen_.emplace_back(f.module, path_);
+        auto it = std::find_if(seen_.begin(), seen_.end(), [&](const auto& e) { return e.first == f.module; });
+        if (it != seen_.end()) {
+          if (describe_) note(GraphNode::What::shared).target = it->second;
+          return;
         }
-        if (describe_) note(GraphNode::What::module, f.module->type_name());
-        result.modules.push_back(f.module);
-        walk_module(*f.module);
+        seen_.emplace_back(f.module, path_);
+        enter(*f.module);
         return;
       }
+      case Field::Type::module:
+        enter(*f.module);
+        return;
     }
   }
 
@@ -129,41 +153,12 @@ class Walker {
   std::vector<std::pair<const Module*, Path>> seen_;
 };
 
-// Gives every shared_ptr child below a module its own copy, one copy per original module.
-class DeepCopier final : public Visitor {
- public:
-  void on_variable(const PathKey&, Variable&) override {}
-  void on_attribute(const PathKey&, std::string) override {}
-  void begin_container(const PathKey&, std::string_view) override {}
-  void end_container() override {}
-  void on_module(const PathKey&, Module& m) override { m.visit(*this); }
-  void on_shared(const PathKey&, SharedSlot& slot) override {
-    Module* original = slot.get();
-    if (auto it = copies_.find(original); it != copies_.end()) {
-      slot.set(it->second);
-      return;
-    }
-    std::shared_ptr<Module> copy = original->clone_object();
-    copies_.emplace(original, copy);
-    slot.set(copy);
-    copy->visit(*this);
-  }
-
- private:
-  std::unordered_map<const Module*, std::shared_ptr<Module>> copies_;
-};
-
 }  // namespace
 
 GraphWalk walk_graph(Module& root, bool describe) {
   Walker w(describe);
   w.walk_root(root);
   return std::move(w.result);
-}
-
-void deep_copy_children(Module& root) {
-  DeepCopier copier;
-  root.visit(copier);
 }
 
 }  // namespace nnx::detail

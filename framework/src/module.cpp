@@ -12,39 +12,19 @@
 
 namespace nnx {
 
-std::string Module::type_name() const {
-  const char* mangled = typeid(*this).name();
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-  return status == 0 && demangled ? std::string(demangled.get()) : std::string(mangled);
-}
-
-void Visitor::visit_state(const PathKey& key, State& state) {
-  begin_container(key, "dict");
-  Path open;  // the containers currently open below `key`
-  for (auto& [path, var] : state) {
-    if (path.empty()) throw Error("a State field cannot hold a variable at the empty path");
-    std::size_t common = 0;
-    while (common < open.size() && common + 1 < path.size() && open[common] == path[common]) ++common;
-    while (open.size() > common) {
-      end_container();
-      open.pop_back();
-    }
-    for (std::size_t i = common; i + 1 < path.size(); ++i) {
-      begin_container(path[i], "dict");
-      open.push_back(path[i]);
-    }
-    on_variable(path.back(), var);
-  }
-  for (std::size_t i = 0; i < open.size(); ++i) end_container();
-  end_container();
-}
+std::string Module::type_name() const { return detail::demangle(typeid(*this)); }
 
 void Module::set_training(bool training) {
   for (Module* m : detail::walk_graph(*this, false).modules) m->training_ = training;
 }
 
 namespace detail {
+
+std::string demangle(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && demangled ? std::string(demangled.get()) : std::string(type.name());
+}
 
 std::vector<std::string> split_field_names(std::string_view names) {
   std::vector<std::string> out;
@@ -66,8 +46,15 @@ std::string attribute_string(double value) {
   auto r = std::to_chars(buf, buf + sizeof buf, value);  // shortest text that reads back exactly
   return std::string(buf, r.ptr);
 }
-std::string attribute_string(std::int64_t value) { return std::to_string(value); }
-std::string attribute_string(std::uint64_t value) { return std::to_string(value); }
+
+void bad_attribute(std::string_view text, const char* type) {
+  throw Error("merge: the GraphDef's attribute text '" + std::string(text) + "' is not a valid " + type);
+}
+
+void wrong_shared_type(const PathKey& key, const Module& found, const std::type_info& field) {
+  throw Error("merge: field '" + key.str() + "' holds a std::shared_ptr<" + demangle(field) + ">, but the GraphDef has a " +
+              found.type_name() + " there");
+}
 
 }  // namespace detail
 }  // namespace nnx

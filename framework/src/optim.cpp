@@ -256,7 +256,7 @@ std::vector<std::pair<Path, Variable*>> selected(Module& model, const Filter& wr
 }  // namespace
 
 Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt)
-    : step(Array::scalar<std::int64_t>(0)), tx_(std::move(tx)), wrt_(std::move(wrt)) {
+    : step(Array::scalar<std::int64_t>(0)), tx_(std::move(tx)), has_transformation_(true), wrt_(std::move(wrt)) {
   const auto params = selected(model, wrt_);
   for (auto& [path, var] : params) {
     if (!dtype_is_floating(var->value.dtype()))
@@ -279,6 +279,10 @@ Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt
 std::int64_t Optimizer::num_steps() const { return step.value.item<std::int64_t>(); }
 
 void Optimizer::update(Module& model, State grads) {
+  if (!has_transformation_)
+    throw Error("Optimizer::update: this Optimizer was built by nnx::merge or nnx::clone, which carry only its "
+                "declared fields (step, opt_state), not the gradient transformation; construct it with "
+                "nnx::Optimizer(model, tx) and load the saved state with nnx::update(optimizer, state)");
   auto params = selected(model, wrt_);
   // Everything is matched by path. The common case (grads from value_and_grad for this model) is
   // checked in one lockstep pass; any difference gets the full report.

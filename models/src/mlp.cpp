@@ -42,12 +42,4 @@ std::int64_t MLP::num_parameters() const {
   return n;
 }
 
-void MLP::visit(Visitor& v) {
-  std::string act(activation_name(activation));
-  v("layers", layers);
-  v("norms", norms);
-  v("dropout", dropout);
-  v("activation", act);
-}
-
 }  // namespace nnx::models

@@ -26,9 +26,10 @@ struct TwoHeads : nnx::Module {
   std::shared_ptr<nnx::Linear> encoder;   // also reachable as `shared_again`
   std::shared_ptr<nnx::Linear> shared_again;
   std::map<std::string, nnx::Linear> heads;
-  std::int64_t width;
+  std::int64_t width = 0;
 
-  TwoHeads(nnx::Rngs& rngs)
+  TwoHeads() = default;
+  explicit TwoHeads(nnx::Rngs& rngs)
       : encoder(std::make_shared<nnx::Linear>(3, 5, rngs)),
         shared_again(encoder),
         heads{{"left", nnx::Linear(5, 1, rngs)}, {"right", nnx::Linear(5, 2, rngs)}},
@@ -210,7 +211,7 @@ TEST_CASE("a field listed twice is an error naming it") {
       v("w", w);
       v("w", w);
     }
-    NNX_CLONE_OBJECT()
+    NNX_MODULE_FACTORY()
   } twice;
   CHECK_THROWS_WITH_AS((void)nnx::state(twice), doctest::Contains("field 'w' is listed twice"), nnx::Error);
 }
@@ -232,4 +233,60 @@ TEST_CASE("eval_shape + split + merge is the restore cycle: abstract target, con
   trained.eval();
   CHECK(nnx::array_equal(model(batch()), trained(batch())));
   CHECK(nnx::state_equal(nnx::state(model), saved));
+}
+
+namespace {
+struct Base : nnx::Module {
+  nnx::Param w{Array::zeros({2}, DType::float32)};
+  NNX_FIELDS(w)
+};
+struct Derived : Base {
+  std::string note = "declared";
+  std::string undeclared = "default";  // not in NNX_FIELDS: merge does not carry it
+  NNX_FIELDS(w, note)
+};
+}  // namespace
+
+TEST_CASE("merge builds from pure data: the C++ type is checked, undeclared fields are not carried") {
+  Derived d;
+  d.note = "changed";
+  d.undeclared = "changed";
+  const Base& as_base = d;
+  auto [base_graphdef, state] = nnx::split(as_base);  // a GraphDef<Base> whose root is a Derived
+  CHECK_THROWS_WITH_AS((void)nnx::merge(base_graphdef, state), doctest::Contains("describes a"), nnx::Error);
+
+  auto [graphdef, same] = nnx::split(d);
+  Derived back = nnx::merge(graphdef, same);
+  CHECK(back.note == "changed");         // a declared attribute, parsed back from the GraphDef
+  CHECK(back.undeclared == "default");   // never travels: no prototype object hides inside a GraphDef
+}
+
+TEST_CASE("GraphDef equality means 'merges into the same thing': attributes, training mode, shapes") {
+  auto a = make_mlp(0), b = make_mlp(7);
+  CHECK(nnx::graphdef(a) == nnx::graphdef(b));
+  b.eval();
+  CHECK_FALSE(nnx::graphdef(a) == nnx::graphdef(b));
+  auto [graphdef, state] = nnx::split(b);
+  nnx::models::MLP merged = nnx::merge(graphdef, state);
+  CHECK_FALSE(merged.is_training());                       // the recorded mode comes back
+  CHECK_FALSE(merged.layers[1].is_training());
+  CHECK(merged.activation == b.activation);
+  CHECK(nnx::graphdef(merged) == graphdef);                // and the merged object describes itself alike
+
+  nnx::Rngs rngs({{"params", 3}, {"dropout", 4}});
+  (void)rngs.params();
+  auto [rgraph, rstate] = nnx::split(rngs);
+  nnx::Rngs rebuilt = nnx::merge(rgraph, rstate);          // streams are rebuilt from the GraphDef
+  CHECK(rebuilt.stream_names() == rngs.stream_names());
+  CHECK(rebuilt.params() == rngs.params());
+}
+
+TEST_CASE("an Optimizer or DataLoader built by merge refuses to run instead of running without its function or data") {
+  auto model = make_mlp();
+  nnx::Optimizer opt(model, nnx::optim::sgd(0.1));
+  auto [graphdef, state] = nnx::split(opt);
+  nnx::Optimizer merged = nnx::merge(graphdef, state);
+  CHECK(merged.num_steps() == 0);
+  CHECK_THROWS_WITH_AS(merged.update(model, nnx::grad(model, [&](auto& m) { return nnx::mean(m(batch())); })),
+                       doctest::Contains("construct it with nnx::Optimizer(model, tx)"), nnx::Error);
 }

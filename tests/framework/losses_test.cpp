@@ -29,6 +29,7 @@ Vec values(const Array& a) {
 // A module whose only Param is the logits, to differentiate losses with respect to them.
 struct Logits : nnx::Module {
   nnx::Param x;
+  Logits() = default;
   explicit Logits(Array a) : x(std::move(a)) {}
   NNX_FIELDS(x)
 };

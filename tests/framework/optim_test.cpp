@@ -29,6 +29,7 @@ Vec values(const Array& a) { return Vec(a.data<double>(), a.data<double>() + a.n
 
 struct One : nnx::Module {
   nnx::Param w;
+  One() = default;
   explicit One(const Vec& v) : w(f64(v)) {}
   NNX_FIELDS(w)
 };

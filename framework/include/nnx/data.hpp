@@ -90,13 +90,16 @@ class DataLoader : public Module {
     v("key", key);
     v("batch_size", batch_size_);
   }
-  NNX_CLONE_OBJECT()
+  NNX_MODULE_FACTORY()
 
  private:
+  friend struct Access;
+  DataLoader() = default;  // for merge: no data (next() refuses); see next()
+
   const std::vector<std::int64_t>& order();  // the current epoch's permutation (cached)
 
   Dataset data_;
-  std::int64_t batch_size_;
+  std::int64_t batch_size_ = 0;
   DataLoaderOptions options_;
   std::vector<std::int64_t> order_;
   std::int64_t order_epoch_ = -1;

@@ -14,13 +14,20 @@
 // Contracts:
 //  * Paths are visited in sorted depth-first order; a module reachable through several
 //    std::shared_ptr fields is visited once, at its first path, and merge restores the sharing.
-//  * split and state share buffers with the module (copy-on-write, nothing is copied); merge's
-//    module shares buffers with the States; clone's module is independent of the original.
+//  * A GraphDef is pure data: for every node its path, what it is (module with its C++ type and
+//    training mode, list, dict, variable with kind, shape and dtype, static attribute text, a link
+//    to a shared module), nothing else. Two GraphDefs compare equal exactly when merge builds the
+//    same object from them. merge default-constructs the recorded types and sets the declared
+//    fields (module.hpp): a field not listed in NNX_FIELDS is not carried.
+//  * merge<M> refuses a GraphDef of another C++ type with an nnx::Error naming both types.
+//  * split walks the module once and copies nothing: States share buffers with the module
+//    (copy-on-write); merge's module shares buffers with the States; clone is merge of split.
 //  * Every check collects all differences and throws one StructureError naming each path.
 #pragma once
 
 #include <memory>
 #include <tuple>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -32,38 +39,48 @@ namespace nnx {
 
 // One line of a GraphDef: what sits at a path.
 struct GraphNode {
-  enum class What { module, container, variable, attribute, shared };
+  enum class What { module, list, dict, variable, attribute, shared, state };
   Path path;
-  What what;
-  std::string value;  // module: type name; container: "list"/"dict"; variable: kind name;
-                      // attribute: the value; shared: the path where the module was first seen
-  bool operator==(const GraphNode&) const = default;
+  What what = What::module;
+  std::string text;                      // module: type name; attribute: its value
+  const std::type_info* type = nullptr;  // module: the C++ type merge builds
+  ModuleFactory make = nullptr;          // module: default-constructs `type`
+  bool training = true;                  // module: its training mode
+  Kind kind = Kind::root();              // variable
+  ShapeDtype shape_dtype{};              // variable
+  Path target;                           // shared: the path where the module was first seen
+  // Equal when merge would build the same thing (make is a function of type, so not compared).
+  bool operator==(const GraphNode& other) const;
 };
 
 // The static part of a module: types, static attributes, structure and sharing, no values.
 class GraphDefBase {
  public:
+  GraphDefBase() = default;  // empty: merge refuses it
   const std::vector<GraphNode>& nodes() const { return nodes_; }
-  const std::string& type_name() const;  // the root module's type
-  // An abstract copy of the module (no memory); merge copies it and fills in the values.
-  const std::shared_ptr<const Module>& prototype() const { return prototype_; }
+  bool empty() const { return nodes_.empty(); }
+  const std::string& type_name() const;         // the root module's type name
+  const std::type_info* type() const;           // the root module's C++ type; null when empty
+  // The variables the GraphDef expects, as an abstract State (kinds, shapes, dtypes).
+  State abstract_state() const;
   bool operator==(const GraphDefBase& other) const { return nodes_ == other.nodes_; }
 
  protected:
-  GraphDefBase() = default;
-  GraphDefBase(std::vector<GraphNode> nodes, std::shared_ptr<const Module> prototype)
-      : nodes_(std::move(nodes)), prototype_(std::move(prototype)) {}
+  explicit GraphDefBase(std::vector<GraphNode> nodes) : nodes_(std::move(nodes)) {}
 
  private:
   friend struct GraphAccess;
   std::vector<GraphNode> nodes_;
-  std::shared_ptr<const Module> prototype_;
 };
 
-// GraphDef of a module of C++ type M: merge gives back an M.
+// GraphDef of a module of C++ type M: merge gives back an M. Only split and graphdef make one,
+// so a GraphDef<B> cannot be made from a GraphDef<A>.
 template <class M> class GraphDef : public GraphDefBase {
  public:
   GraphDef() = default;
+
+ private:
+  friend struct GraphAccess;
   explicit GraphDef(GraphDefBase base) : GraphDefBase(std::move(base)) {}
 };
 
@@ -71,11 +88,15 @@ std::ostream& operator<<(std::ostream& os, const GraphDefBase& graphdef);
 
 // The untyped core the templates below call; see their documentation.
 struct GraphAccess {
+  // One walk: the States per filter, and the GraphDef too when `graphdef` is not null.
+  static std::vector<State> split(Module& module, const std::vector<Filter>& filters, bool exhaustive,
+                                  GraphDefBase* graphdef = nullptr);
   static GraphDefBase graphdef(Module& module);
-  static std::vector<State> split(Module& module, const std::vector<Filter>& filters, bool exhaustive);
-  static std::shared_ptr<Module> merge(const GraphDefBase& graphdef, const std::vector<const State*>& states);
+  static std::shared_ptr<Module> merge(const GraphDefBase& graphdef, const std::type_info& type,
+                                       const std::vector<const State*>& states);
   static void update(Module& module, const std::vector<const State*>& states);
-  static std::shared_ptr<Module> clone(const Module& module);
+  static void set_training(Module& module, bool training);  // merge restores the recorded mode
+  template <class M> static GraphDef<M> typed(GraphDefBase base) { return GraphDef<M>(std::move(base)); }
 };
 
 namespace detail {
@@ -84,6 +105,7 @@ template <std::size_t... I>
 auto states_tuple(std::vector<State>& states, std::index_sequence<I...>) {
   return std::make_tuple(std::move(states[I])...);
 }
+// merge checked that the object's dynamic type is exactly M.
 template <class M> M take(std::shared_ptr<Module> module) { return std::move(static_cast<M&>(*module)); }
 // split, state and graphdef only read; visit() is non-const because update and merge share it.
 inline Module& readable(const Module& m) { return const_cast<Module&>(m); }
@@ -91,7 +113,7 @@ inline Module& readable(const Module& m) { return const_cast<Module&>(m); }
 
 // The GraphDef of `module`.
 template <class M> GraphDef<M> graphdef(const M& module) {
-  return GraphDef<M>(GraphAccess::graphdef(detail::readable(module)));
+  return GraphAccess::typed<M>(GraphAccess::graphdef(detail::readable(module)));
 }
 
 // (GraphDef, State per filter). No filter means one State with everything. Filters must be
@@ -100,8 +122,9 @@ template <class M, class... F> auto split(const M& module, F&&... filters) {
   static_assert(std::derived_from<M, Module>, "nnx::split takes a Module");
   constexpr std::size_t n = sizeof...(F) == 0 ? 1 : sizeof...(F);
   std::vector<Filter> list = sizeof...(F) == 0 ? detail::filters(Everything{}) : detail::filters(std::forward<F>(filters)...);
-  std::vector<State> states = GraphAccess::split(detail::readable(module), list, true);
-  return std::tuple_cat(std::make_tuple(graphdef(module)),
+  GraphDefBase graphdef;
+  std::vector<State> states = GraphAccess::split(detail::readable(module), list, true, &graphdef);
+  return std::tuple_cat(std::make_tuple(GraphAccess::typed<M>(std::move(graphdef))),
                         detail::states_tuple(states, std::make_index_sequence<n>{}));
 }
 
@@ -128,11 +151,16 @@ template <class M, class... S> void update(M& module, const S&... states) {
 // A new module of type M built from `graphdef` and `states`, which together must hold exactly the
 // module's variables with matching kinds, shapes and dtypes.
 template <class M, class... S> M merge(const GraphDef<M>& graphdef, const S&... states) {
-  return detail::take<M>(GraphAccess::merge(graphdef, {&states...}));
+  return detail::take<M>(GraphAccess::merge(graphdef, typeid(M), {&states...}));
 }
 
-// A deep copy: values independent of the original, sharing inside the module preserved.
-template <class M> M clone(const M& module) { return detail::take<M>(GraphAccess::clone(module)); }
+// merge(split(module)): a new module with the same declared fields and sharing; its values are
+// independent of the original's (copy-on-write). Undeclared fields are default-constructed.
+template <class M> M clone(const M& module) {
+  GraphDefBase graphdef;
+  std::vector<State> all = GraphAccess::split(detail::readable(module), {Everything{}}, true, &graphdef);
+  return detail::take<M>(GraphAccess::merge(graphdef, typeid(M), {&all[0]}));
+}
 
 // Runs `constructor` so that every Array it creates is abstract: the module it returns has the
 // structure, shapes and dtypes of the real one and holds no parameter memory.

@@ -49,6 +49,9 @@ Array stop_gradient(const Array& a);  // the same value, treated as a constant b
 enum class Activation { identity, relu, leaky_relu, gelu, silu, tanh, sigmoid };
 std::string_view activation_name(Activation activation);
 Activation activation_from_name(std::string_view name);  // throws nnx::Error listing the valid names
+// A module's Activation field shows as its name in a GraphDef ("relu") and parses back (module.hpp).
+inline std::string_view nnx_attribute_text(Activation a) { return activation_name(a); }
+inline void nnx_attribute_parse(std::string_view text, Activation& a) { a = activation_from_name(text); }
 Array activate(Activation activation, const Array& x);
 Array relu(const Array& x);
 Array leaky_relu(const Array& x, double negative_slope = 0.01);

@@ -101,6 +101,9 @@ inline GradientTransformation rmsprop(double lr, double decay = 0.9, double eps 
 }  // namespace optim
 
 // nnx.Optimizer: holds the transformation, its state and the step counter, and applies updates.
+// Only step and opt_state are declared fields: an Optimizer built by nnx::merge or nnx::clone has
+// no transformation and refuses update(); construct one with the model and the transformation,
+// then nnx::update(optimizer, restored_state).
 class Optimizer : public Module {
  public:
   Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt = Param{});
@@ -118,8 +121,12 @@ class Optimizer : public Module {
   NNX_FIELDS(step, opt_state)
 
  private:
+  friend struct Access;
+  Optimizer() = default;  // for merge: no transformation
+
   optim::GradientTransformation tx_;
-  Filter wrt_;
+  bool has_transformation_ = false;
+  Filter wrt_ = Param{};
   std::vector<Path> param_paths_;              // the parameters the state was built for
   std::vector<std::vector<Path>> slot_paths_;  // per stage slot, per parameter: <stage>/<slot>/<path>
 };

@@ -83,12 +83,12 @@ class Rngs : public Module {
 
   std::string type_name() const override { return "Rngs"; }
   // Streams are children named after the stream: rngs/params/key, rngs/params/count, ...
-  void visit(Visitor& v) override {
-    for (auto& [name, s] : streams_) v(PathKey(name), s);
-  }
-  NNX_CLONE_OBJECT()
+  void visit(Visitor& v) override { v.fields(streams_); }
+  NNX_MODULE_FACTORY()
 
  private:
+  friend struct Access;
+  Rngs() = default;  // for merge: the streams come from the GraphDef
   std::map<std::string, RngStream> streams_;
 };
 

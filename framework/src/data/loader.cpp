@@ -65,6 +65,10 @@ Shape with_rows(Shape s, std::int64_t rows) {
 }  // namespace
 
 Batch DataLoader::next() {
+  if (data_.size() == 0)
+    throw Error("DataLoader::next: this DataLoader has no data; it was built by nnx::merge or nnx::clone, which carry "
+                "only its declared fields (epoch, index, key, batch_size), not the dataset; construct it with the "
+                "dataset and load the saved position with nnx::update(loader, state)");
   std::int64_t start = index();
   const std::int64_t n = data_.size();
   if (start >= n || (options_.drop_last && start + batch_size_ > n)) {  // epoch exhausted: the next one

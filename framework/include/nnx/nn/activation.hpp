@@ -19,11 +19,8 @@ class ActivationLayer : public Layer {
   Activation activation() const { return activation_; }
 
   std::string type_name() const override { return "Activation"; }
-  void visit(Visitor& v) override {
-    std::string name(activation_name(activation_));
-    v("activation", name);
-  }
-  NNX_CLONE_OBJECT()
+  void visit(Visitor& v) override { v("activation", activation_); }
+  NNX_MODULE_FACTORY()
 
  private:
   Activation activation_;

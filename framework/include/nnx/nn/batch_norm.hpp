@@ -25,6 +25,7 @@ struct BatchNormOptions {
 
 class BatchNorm : public Layer {
  public:
+  BatchNorm() = default;  // for merge
   BatchNorm(std::int64_t num_features, Rngs& rngs, const BatchNormOptions& options = {});
 
   Array operator()(const Array& x) override;
@@ -33,9 +34,9 @@ class BatchNorm : public Layer {
   std::optional<Param> bias;   // (num_features), zeros
   BatchStat mean;              // (num_features), zeros
   BatchStat var;               // (num_features), ones
-  std::int64_t num_features;
-  double momentum;
-  double epsilon;
+  std::int64_t num_features = 0;
+  double momentum = 0.99;
+  double epsilon = 1e-5;
 
   std::string type_name() const override { return "BatchNorm"; }
   NNX_FIELDS(scale, bias, mean, var, num_features, momentum, epsilon)

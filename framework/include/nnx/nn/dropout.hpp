@@ -17,12 +17,13 @@ namespace nnx {
 
 class Dropout : public Layer {
  public:
+  Dropout() = default;  // for merge
   Dropout(double rate, Rngs& rngs, const std::string& stream = "dropout");
 
   // Identity when !is_training() or rate == 0; otherwise one draw from this layer's stream.
   Array operator()(const Array& x) override;
 
-  double rate;
+  double rate = 0;
   RngStream rngs;
 
   std::string type_name() const override { return "Dropout"; }

@@ -26,15 +26,16 @@ struct LinearOptions {
 
 class Linear : public Layer {
  public:
+  Linear() = default;  // for merge
   Linear(std::int64_t in_features, std::int64_t out_features, Rngs& rngs, const LinearOptions& options = {});
 
   Array operator()(const Array& x) override;
 
   Param kernel;               // (in_features, out_features)
   std::optional<Param> bias;  // (out_features), absent when use_bias is false
-  std::int64_t in_features;
-  std::int64_t out_features;
-  bool use_bias;
+  std::int64_t in_features = 0;
+  std::int64_t out_features = 0;
+  bool use_bias = true;
 
   std::string type_name() const override { return "Linear"; }
   NNX_FIELDS(kernel, bias, in_features, out_features, use_bias)

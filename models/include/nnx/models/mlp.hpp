@@ -33,6 +33,7 @@ struct MLPConfig {
 
 class MLP : public Layer {
  public:
+  MLP() = default;  // for merge
   MLP(const MLPConfig& config, Rngs& rngs);
 
   Array operator()(const Array& x) override;
@@ -43,11 +44,10 @@ class MLP : public Layer {
   std::vector<Linear> layers;       // hidden layers, then the output layer
   std::vector<BatchNorm> norms;     // one per hidden layer when batch_norm
   std::optional<Dropout> dropout;   // when config.dropout > 0
-  Activation activation;
+  Activation activation = Activation::relu;
 
   std::string type_name() const override { return "MLP"; }
-  void visit(Visitor& v) override;
-  NNX_CLONE_OBJECT()
+  NNX_FIELDS(layers, norms, dropout, activation)
 };
 
 }  // namespace nnx::models
