@@ -13,7 +13,7 @@
 #include <fstream>
 #include <new>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 #include <string>
 
 #include "../tests/alloc_counter.hpp"  // counts every byte operator new hands out

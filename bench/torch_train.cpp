@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 #include <string>
 
 #include "configs.hpp"

@@ -6,7 +6,7 @@
 // initialisation match bench_torch_train: lecun-normal kernels, zero biases, softmax
 // cross-entropy on fixed inputs and labels.
 #include <cstdio>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "configs.hpp"
 

@@ -3,7 +3,7 @@
 // A Module lists its fields once (NNX_FIELDS); nnx then finds its Variables, children and static
 // attributes by name, the way Flax NNX walks a Python object. Randomness comes from Rngs: named,
 // counter-based streams whose state is itself part of the model.
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "lesson.hpp"
 

@@ -4,7 +4,7 @@
 // structure) and one State per filter (typed paths -> Variables). merge(graphdef, states...) builds
 // a new module of the original C++ type. Nothing is copied: States share buffers with the module,
 // copy-on-write, so a write on one side never shows on the other.
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "lesson.hpp"
 

@@ -3,7 +3,7 @@
 // eval_shape(f) runs a constructor in a mode where every Array is abstract: shape and dtype, no
 // buffer. It is how a checkpoint restore target is built: the abstract State says exactly which
 // paths, kinds, shapes and dtypes to expect, before a single parameter is read.
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "lesson.hpp"
 

@@ -6,7 +6,7 @@
 // model, equal to the one saved.
 #include <boost/filesystem.hpp>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "lesson.hpp"
 

@@ -9,7 +9,7 @@
 // exactly your model's — you can inspect it, rename keys, drop parts, then rebuild.
 #include <boost/filesystem.hpp>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "lesson.hpp"
 

@@ -11,7 +11,7 @@
 #include <csignal>
 #include <iostream>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 namespace ckpt = nnx::checkpoint;
 

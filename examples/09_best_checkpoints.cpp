@@ -5,7 +5,7 @@
 // run needs it). keep_period keeps every N-th step forever, whatever else happens.
 #include <boost/filesystem.hpp>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "lesson.hpp"
 

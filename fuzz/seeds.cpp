@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 int main() {
   const auto dir = std::filesystem::temp_directory_path() / "nnx-consumer";

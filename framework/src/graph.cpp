@@ -40,7 +40,8 @@ class ModuleBuilder final : public Visitor, public Builder {
   void on_variable(const PathKey& key, Variable& v) override {
     Scope s(path_, key);
     const GraphNode& n = node(GraphNode::What::variable);
-    if (v.kind() != n.kind) mismatch("a " + n.kind.name() + " variable", "a field of kind " + v.kind().name());
+    // A field declared as a plain Variable (kind root when default-constructed) holds any kind.
+    if (v.kind() != n.kind && v.kind() != Kind::root()) mismatch("a " + n.kind.name() + " variable", "a field of kind " + v.kind().name());
     v = values_.at(path_);
   }
   void on_module(const PathKey& key, Module& m) override {

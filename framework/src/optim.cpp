@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "graph_walk.hpp"
-#include "nnx/eigen.hpp"
+#include "eigen.hpp"
 #include "nnx/portable_math.hpp"
 #include "ops/kernels.hpp"
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "grad_check.hpp"
 

@@ -1,7 +1,7 @@
 // eval_shape must not allocate parameter memory: count every byte operator new hands out.
 #include <doctest/doctest.h>
 
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "../alloc_counter.hpp"
 

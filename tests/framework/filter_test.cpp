@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 using nnx::Array;
 using nnx::DType;

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 #include <sstream>
 
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 #include "fixtures.hpp"
 

@@ -2,7 +2,7 @@
 // reproducibility from the seed and configuration errors.
 #include <doctest/doctest.h>
 
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 #include <string>
 #include <vector>
 

@@ -19,7 +19,7 @@
 
 #include "nnx/array.hpp"
 #include "nnx/portable_math.hpp"
-#include "nnx/rngs.hpp"
+#include "nnx/key.hpp"
 
 namespace nnx {
 

@@ -17,7 +17,7 @@
 // Components, one header each: array (Array, DType, copy-on-write rules), variable (kinds),
 // rngs (Threefry streams), init (initializers), module (NNX_FIELDS), filter, state, pure_dict,
 // graph (split/merge/state/update/graphdef/clone/eval_shape), ops, nn/* (layers), error.
-// nnx/eigen.hpp (Eigen views of Arrays) is not included here: it is heavy; include it where needed.
+// No public header includes Eigen, OpenMP, cereal or CLI11: they stay inside the libraries.
 #pragma once
 
 #include "nnx/array.hpp"

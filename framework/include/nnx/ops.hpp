@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "nnx/array.hpp"
-#include "nnx/rngs.hpp"
+#include "nnx/key.hpp"
 
 namespace nnx {
 

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "nnx/eigen.hpp"
+#include "../eigen.hpp"
 #include "nnx/error.hpp"
 
 namespace nnx {

@@ -13,7 +13,7 @@
 #include <algorithm>
 
 #include "kernels.hpp"
-#include "nnx/eigen.hpp"
+#include "../eigen.hpp"
 #include "nnx/ops.hpp"
 #include "nnx/compute.hpp"
 

@@ -1,6 +1,6 @@
-// nnx/eigen.hpp — Eigen views of Arrays, without copying.
+// Internal: Eigen views of Arrays, without copying. Not a public header: Eigen/Core is heavy
+// and no user translation unit should pay for it (issue 10); include it only in framework/src.
 //
-// Include this only where you compute with Eigen: it pulls in Eigen/Core, which is heavy.
 //
 //   auto w = nnx::eigen::matrix<float>(kernel.value);        // Map of a 2-d array, row-major
 //   auto m = nnx::eigen::mutable_matrix<float>(out);         // writes (copy-on-write first)
