@@ -40,7 +40,16 @@ int main() {
   nnx::State kernels = nnx::state(model, nnx::All(nnx::Param{}, nnx::PathContains("kernel")));
   lesson::claim(kernels.size() == 2, "state(model, All(Param, PathContains(\"kernel\"))) selects the 2 kernels");
 
+  lesson::section("the GraphDef is pure data: types, attributes, kinds and shapes, sharing");
+  std::cout << graphdef;
+  nnx::Rngs seed7(7);
+  nnx::models::MLP same_shape({.in = 4, .hidden = {16}, .out = 2, .dropout = 0.2, .batch_norm = true}, seed7);
+  lesson::claim(nnx::graphdef(same_shape) == graphdef, "another seed, the same structure: equal GraphDefs");
+  same_shape.eval();
+  lesson::claim(!(nnx::graphdef(same_shape) == graphdef), "eval mode is part of what merge rebuilds, so it differs");
+
   lesson::section("merge: a new module of the original type");
+  // merge default-constructs an MLP and sets every field listed in NNX_FIELDS: declare them all.
   nnx::models::MLP copy = nnx::merge(graphdef, params, batch_stats, rest);
   nnx::Array x = nnx::Array::ones({3, 4}, nnx::DType::float32);
   model.eval();
