@@ -63,7 +63,9 @@ State GradScope::finish(const Array& loss) {
 
 void GradScope::print_tape(std::ostream& os) const {
   // The leaves are the tape's first nodes, in the order of variables_.
-  thread_tape().print(os, [&](std::ostream& o, std::int32_t leaf) { o << variables_[static_cast<std::size_t>(leaf)].first; });
+  thread_tape().print(os, [&](std::ostream& o, std::int32_t leaf) {
+    o << variables_[static_cast<std::size_t>(leaf)].first;
+  });
 }
 
 }  // namespace nnx::detail

@@ -71,7 +71,7 @@ bool record(Array& out, const char* op, ArrayRefs inputs, const Saved& saved, Ru
 
 void Tape::accumulate(std::int32_t node, Array grad, const Node& from) {
   Node& n = nodes_[static_cast<std::size_t>(node)];
-  if (grad.shape_dtype() != n.out)  // also catches a rule that left a wanted slot unset
+  if (grad.dtype() != n.out.dtype || !(grad.shape() == n.out.shape))  // also catches an unset slot
     throw Error("autodiff: the gradient rule of '" + std::string(from.op) + "' produced " + grad.shape_dtype().str() +
                 " for an input of type " + n.out.str() + " (an op's backward pass is wrong; please report it)");
   if (!n.has_grad) {

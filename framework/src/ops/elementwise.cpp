@@ -32,7 +32,8 @@ template <class Rule> void broadcast_rule(const Array& g, const Node& n, Grads& 
   for (std::size_t i = 0; i < 2; ++i)
     if (d.wanted(i)) d[i] = detail::sum_to_shape(d[i], d.shape(i));
 }
-template <class Rule> void record_binary(Array& out, const char* op, const Array& a, const Array& b, const Saved& saved, Rule) {
+template <class Rule>
+void record_binary(Array& out, const char* op, const Array& a, const Array& b, const Saved& saved, Rule) {
   detail::record(out, op, {a, b}, saved, &broadcast_rule<Rule>);
 }
 
@@ -94,7 +95,8 @@ Array maximum(const Array& a, const Array& b) {
   Array out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
   record_binary(out, "maximum", a, b, {.arrays = {a, b}}, [](const Array& g, const Node& n, Grads& d) {
     // 1 in the broadcast shape where a wins (ties go to a), else 0
-    const Array a_wins = binary("maximum", n.saved[0], n.saved[1], [](auto x, auto y) { return decltype(x)(x >= y ? 1 : 0); });
+    const Array a_wins =
+        binary("maximum", n.saved[0], n.saved[1], [](auto x, auto y) { return decltype(x)(x >= y ? 1 : 0); });
     if (d.wanted(0)) d[0] = mul(g, a_wins);
     if (d.wanted(1)) d[1] = mul(g, add_scalar(neg(a_wins), 1.0));
   });
@@ -103,7 +105,9 @@ Array maximum(const Array& a, const Array& b) {
 
 Array scale(const Array& a, double factor) {
   Array out = detail::map_unary("scale", a, [factor](auto v) { return static_cast<decltype(v)>(v * factor); });
-  detail::record_unary(out, "scale", a, {factor}, [](auto g, auto, auto, const auto& k) { return static_cast<decltype(g)>(g * k[0]); });
+  detail::record_unary(out, "scale", a, {factor}, [](auto g, auto, auto, const auto& k) {
+    return static_cast<decltype(g)>(g * k[0]);
+  });
   return out;
 }
 

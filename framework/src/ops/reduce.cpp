@@ -86,7 +86,7 @@ Array max_axis(const Array& a, int axis) {
         winner[o * v.inner + i] = best;
       }
   });
-  detail::record(out, "max", {a}, {.arrays = {winners}, .num = {double(axis)}}, [](const Array& g, const Node& n, Grads& d) {
+  const detail::Rule rule = [](const Array& g, const Node& n, Grads& d) {
     const AxisView v = view(d.shape(0), static_cast<int>(n.num[0]));
     const std::int64_t* winner = n.saved[0].data<std::int64_t>();
     Array ga = Array::zeros(d.shape(0), g.dtype());
@@ -95,10 +95,12 @@ Array max_axis(const Array& a, int axis) {
       T* p = ga.mutable_data<T>();
       const T* gp = g.data<T>();
       for (std::int64_t o = 0; o < v.outer; ++o)
-        for (std::int64_t i = 0; i < v.inner; ++i) p[(o * v.n + winner[o * v.inner + i]) * v.inner + i] = gp[o * v.inner + i];
+        for (std::int64_t i = 0; i < v.inner; ++i)
+          p[(o * v.n + winner[o * v.inner + i]) * v.inner + i] = gp[o * v.inner + i];
     });
     d[0] = std::move(ga);
-  });
+  };
+  detail::record(out, "max", {a}, {.arrays = {winners}, .num = {double(axis)}}, rule);
   return out;
 }
 

@@ -89,7 +89,8 @@ Array concat(const std::vector<Array>& arrays, int axis) {
         d[i] = Array::empty(d.shape(i), g.dtype());
         auto* dst = static_cast<char*>(d[i].mutable_raw_data());
         for (std::int64_t o = 0; o < outer; ++o)
-          std::memcpy(dst + o * width * esize, src + (o * total + offset) * esize, static_cast<std::size_t>(width * esize));
+          std::memcpy(dst + o * width * esize, src + (o * total + offset) * esize,
+                      static_cast<std::size_t>(width * esize));
       }
       offset += width;
     }
