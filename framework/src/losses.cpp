@@ -9,6 +9,9 @@
 
 namespace nnx {
 
+using detail::Grads;
+using detail::Node;
+
 namespace {
 std::vector<std::int64_t> labels_of(const char* op, const Array& labels, std::int64_t rows, std::int64_t classes) {
   if (labels.numel() != rows)
@@ -32,11 +35,9 @@ std::vector<std::int64_t> labels_of(const char* op, const Array& labels, std::in
 // gradient of a penalty term of another dtype than the first would be silently lost.
 Array cast_scalar(const Array& s, DType dtype) {
   Array out = s.astype(dtype);
-  if (detail::Tape* tape = detail::recording_for({&s})) {
-    const std::int32_t node = s.grad_node();
-    const DType from = s.dtype();
-    tape->record(out, [=](const Array& g) { tape->accumulate(node, g.astype(from)); });
-  }
+  detail::record(out, "astype", {s}, {}, [](const Array& g, const Node&, Grads& d) {
+    d[0] = g.astype(d.type(0).dtype);
+  });
   return out;
 }
 }  // namespace
@@ -72,20 +73,21 @@ Array softmax_cross_entropy(const Array& logits, const Array& labels) {
     }
   });
   Array loss = Array::full({}, logits.dtype(), total / static_cast<double>(rows));
-  if (detail::Tape* tape = detail::recording_for({&logits})) {
-    const std::int32_t node = logits.grad_node();
-    tape->record(loss, [=](const Array& g) {
-      Array gl = probs.copy();  // (softmax - onehot) * g / rows
-      detail::floating("softmax_cross_entropy backward", gl, [&](auto t) {
-        using T = decltype(t);
-        T* d = gl.mutable_data<T>();
-        const double k = static_cast<double>(g.data<T>()[0]) / static_cast<double>(rows);
-        for (std::int64_t r = 0; r < rows; ++r) d[r * classes + y[static_cast<std::size_t>(r)]] -= T(1);
-        for (std::int64_t i = 0; i < gl.numel(); ++i) d[i] = static_cast<T>(d[i] * k);
-      });
-      tape->accumulate(node, std::move(gl));
+  const detail::Rule rule = [](const Array& g, const Node& n, Grads& d) {
+    const Array& probs = n.saved[0];
+    const std::int64_t classes = probs.dim(-1), rows = probs.numel() / classes;
+    const std::vector<std::int64_t> y = labels_of("softmax_cross_entropy", n.saved[1], rows, classes);
+    Array gl = probs.copy();  // (softmax - onehot) * g / rows
+    detail::floating("softmax_cross_entropy backward", gl, [&](auto t) {
+      using T = decltype(t);
+      T* p = gl.mutable_data<T>();
+      const double k = static_cast<double>(g.data<T>()[0]) / static_cast<double>(rows);
+      for (std::int64_t r = 0; r < rows; ++r) p[r * classes + y[static_cast<std::size_t>(r)]] -= T(1);
+      for (std::int64_t i = 0; i < gl.numel(); ++i) p[i] = static_cast<T>(p[i] * k);
     });
-  }
+    d[0] = std::move(gl);
+  };
+  detail::record(loss, "softmax_cross_entropy", {logits}, {.arrays = {probs, labels}}, rule);
   return loss;
 }
 
@@ -112,25 +114,24 @@ Array binary_cross_entropy_with_logits(const Array& logits, const Array& targets
   });
   const double n = static_cast<double>(logits.numel());
   Array loss = Array::full({}, logits.dtype(), total / n);
-  if (detail::Tape* tape = detail::recording_for({&logits, &targets})) {
-    const std::int32_t nx = logits.grad_node(), nz = targets.grad_node();
-    tape->record(loss, [=](const Array& g) {
-      Array gx = Array::empty(logits.shape(), logits.dtype());
-      Array gz = Array::empty(logits.shape(), logits.dtype());
-      detail::floating("binary_cross_entropy backward", g, [&](auto t) {
-        using T = decltype(t);
-        const double k = static_cast<double>(g.data<T>()[0]) / n;
-        const T* x = logits.data<T>();
-        const T* z = targets.data<T>();
-        for (std::int64_t i = 0; i < logits.numel(); ++i) {
-          gx.mutable_data<T>()[i] = static_cast<T>((portable::sigmoid(x[i]) - z[i]) * k);
-          gz.mutable_data<T>()[i] = static_cast<T>(-x[i] * k);
-        }
-      });
-      if (nx >= 0) tape->accumulate(nx, std::move(gx));
-      if (nz >= 0) tape->accumulate(nz, std::move(gz));
+  const detail::Rule rule = [](const Array& g, const Node& node, Grads& d) {
+    const Array &logits = node.saved[0], &targets = node.saved[1];
+    Array gx = Array::empty(logits.shape(), logits.dtype());
+    Array gz = Array::empty(logits.shape(), logits.dtype());
+    detail::floating("binary_cross_entropy backward", g, [&](auto t) {
+      using T = decltype(t);
+      const double k = static_cast<double>(g.data<T>()[0]) / static_cast<double>(logits.numel());
+      const T* x = logits.data<T>();
+      const T* z = targets.data<T>();
+      for (std::int64_t i = 0; i < logits.numel(); ++i) {
+        gx.mutable_data<T>()[i] = static_cast<T>((portable::sigmoid(x[i]) - z[i]) * k);
+        gz.mutable_data<T>()[i] = static_cast<T>(-x[i] * k);
+      }
     });
-  }
+    d[0] = std::move(gx);
+    d[1] = std::move(gz);
+  };
+  detail::record(loss, "binary_cross_entropy_with_logits", {logits, targets}, {.arrays = {logits, targets}}, rule);
   return loss;
 }
 

@@ -16,8 +16,18 @@
 // per element); the backward pass walks the nodes in reverse, accumulating in a fixed order, so
 // gradients are bitwise reproducible. Code outside nnx ops (raw pointer loops) is not seen by the
 // tape: write differentiable code with nnx ops. Nested value_and_grad is not supported.
+//
+// Debugging a gradient: call nnx::debug::print_tape(std::cerr) inside the loss function to see
+// what the tape recorded so far, one line per node:
+//   tape: 4 nodes, recording
+//     #0 leaf layers/0/kernel -> float32[4,32]
+//     #1 leaf layers/0/bias -> float32[32]
+//     #2 matmul(const, #0) -> float32[8,32]
+//     #3 add(#2, #1) -> float32[8,32]
+// ("const": an input that is not differentiated; "grad" marks nodes a gradient has reached).
 #pragma once
 
+#include <iosfwd>
 #include <type_traits>
 #include <utility>
 
@@ -48,6 +58,7 @@ class GradScope {
   GradScope(const GradScope&) = delete;
   GradScope& operator=(const GradScope&) = delete;
   State finish(const Array& loss);
+  void print_tape(std::ostream& os) const;  // leaves labelled with their variables' paths
 
  private:
   std::vector<std::pair<Path, Variable*>> variables_;
@@ -77,6 +88,11 @@ template <class M, class F> auto value_and_grad(M& module, F&& loss_fn, const Fi
     return ValueAndGrad{std::move(loss), std::move(grads)};
   }
 }
+
+namespace debug {
+// Prints this thread's gradient tape (see the top of this file); outside value_and_grad, says so.
+void print_tape(std::ostream& os);
+}  // namespace debug
 
 // Only the gradients.
 template <class M, class F> State grad(M& module, F&& loss_fn, const Filter& wrt = Param{}) {

@@ -1,5 +1,7 @@
 #include "nnx/autodiff.hpp"
 
+#include <ostream>
+
 #include "../graph_walk.hpp"
 #include "tape.hpp"
 
@@ -11,6 +13,8 @@ Tape& thread_tape() {
   static thread_local Tape tape;
   return tape;
 }
+// The scope differentiating on this thread, for print_tape's leaf names.
+thread_local const GradScope* g_scope = nullptr;
 }  // namespace
 
 GradScope::GradScope(Module& module, const Filter& wrt) {
@@ -28,9 +32,11 @@ GradScope::GradScope(Module& module, const Filter& wrt) {
   Tape& tape = thread_tape();
   tape.start();
   for (auto& [path, var] : variables_) nodes_.push_back(tape.add_leaf(var->value));
+  g_scope = this;
 }
 
 GradScope::~GradScope() {
+  if (g_scope == this) g_scope = nullptr;
   if (finished_) return;
   for (auto& [path, var] : variables_) TapeAccess::clear(var->value);
   thread_tape().reset();
@@ -55,4 +61,18 @@ State GradScope::finish(const Array& loss) {
   return State(std::move(grads));
 }
 
+void GradScope::print_tape(std::ostream& os) const {
+  // The leaves are the tape's first nodes, in the order of variables_.
+  thread_tape().print(os, [&](std::ostream& o, std::int32_t leaf) {
+    o << variables_[static_cast<std::size_t>(leaf)].first;
+  });
+}
+
 }  // namespace nnx::detail
+
+namespace nnx::debug {
+void print_tape(std::ostream& os) {
+  if (detail::g_scope) detail::g_scope->print_tape(os);
+  else os << "tape: none (not inside value_and_grad on this thread)\n";
+}
+}  // namespace nnx::debug

@@ -1,16 +1,24 @@
-// Internal: the reverse-mode tape behind value_and_grad.
+// Internal: the reverse-mode tape behind value_and_grad — micrograd's graph of Values, flattened.
 //
-// While a tape records (Tape::recording() != nullptr), every differentiable op whose inputs include
-// a tracked Array (grad_node() >= 0) appends one node holding a closure that, given the gradient of
-// the op's output, accumulates the gradients of its inputs. Nodes are appended in execution order,
-// so walking them backwards is a topological order; accumulation order is fixed, hence deterministic.
+// While a tape records, every differentiable op calls record() once after its forward pass. When
+// some input is tracked (grad_node() >= 0), record() appends one Node and marks the output as that
+// node; otherwise it does nothing. Nodes are appended in execution order, so walking them backwards
+// is a topological order, and each node's input gradients are added in input order: the backward
+// pass sums in one fixed order, hence bitwise reproducible gradients.
+//
+// Why a node is plain data with a function pointer rather than a closure: a gradient rule is
+// stateless math, and everything it reads (saved arrays, a few numbers) sits in the node. So
+// recording is a vector append — no type erasure, no allocation per node once the vector has its
+// capacity (one tape per thread, reused) — and the tape can be printed. The price: rules cannot
+// capture; an op saves at most kMaxSaved arrays and kMaxNumbers numbers.
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <cstddef>
-#include <new>
-#include <type_traits>
-#include <utility>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <span>
 #include <vector>
 
 #include "nnx/array.hpp"
@@ -25,98 +33,82 @@ struct TapeAccess {
   static void clear(Array& a) { a.node_ = -1; }
 };
 
-// A move-only callable void(const Array&) that stores closures of up to kInline bytes in place:
-// ops capture a few Arrays, and a heap allocation per recorded op would cost more than the op.
-class Backward {
- public:
-  static constexpr std::size_t kInline = 384;
-  Backward() = default;
-  template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, Backward>)
-  Backward(F&& f) {  // NOLINT: implicit, so ops pass lambdas directly
-    using Fn = std::remove_cvref_t<F>;
-    if constexpr (sizeof(Fn) <= kInline && alignof(Fn) <= alignof(std::max_align_t)) {
-      new (buffer_) Fn(std::forward<F>(f));
-      object_ = buffer_;
-      move_ = [](void* dst, void* src) -> void* {
-        auto* moved = new (dst) Fn(std::move(*static_cast<Fn*>(src)));
-        static_cast<Fn*>(src)->~Fn();
-        return moved;
-      };
-      destroy_ = [](void* p) { static_cast<Fn*>(p)->~Fn(); };
-    } else {
-      object_ = new Fn(std::forward<F>(f));
-      destroy_ = [](void* p) { delete static_cast<Fn*>(p); };
-    }
-    invoke_ = [](void* p, const Array& g) { (*static_cast<Fn*>(p))(g); };
-  }
-  Backward(Backward&& o) noexcept { take(o); }
-  Backward& operator=(Backward&& o) noexcept {
-    if (this != &o) {
-      reset();
-      take(o);
-    }
-    return *this;
-  }
-  Backward(const Backward&) = delete;
-  Backward& operator=(const Backward&) = delete;
-  ~Backward() { reset(); }
+inline constexpr std::size_t kMaxInputs = 3, kMaxSaved = 3, kMaxNumbers = Shape::max_rank;
+using Numbers = std::array<double, kMaxNumbers>;
 
-  explicit operator bool() const { return object_ != nullptr; }
-  void operator()(const Array& g) const { invoke_(object_, g); }
-  void reset() {
-    if (object_) destroy_(object_);
-    object_ = nullptr;
-  }
+struct Node;
+class Grads;
+// A gradient rule: given g = d loss / d output, sets d[i] = d loss / d input i for every input with
+// d.wanted(i). Captureless lambdas convert to it.
+using Rule = void (*)(const Array& g, const Node& node, Grads& d);
+
+struct Node {
+  const char* op = "leaf";                         // a string literal: "mul", "matmul", ...
+  Rule rule = nullptr;                             // nullptr for leaves (the differentiated variables)
+  std::uint32_t n_inputs = 0;
+  std::array<std::int32_t, kMaxInputs> inputs{};   // node ids; -1 for untracked inputs
+  ShapeDtype out;                                  // the output's type (its gradient must match)
+  std::array<Array, kMaxSaved> saved;              // what the rule reads; released once it ran
+  Numbers num{};                                   // scalars the rule reads (factors, axes, ...)
+  Array grad;                                      // d loss / d output; kept for leaves only
+  bool has_grad = false;                           // a gradient arrived (stays true once released)
+};
+
+// The gradients one rule produces, one slot per input of the node.
+class Grads {
+ public:
+  Grads(const std::vector<Node>& nodes, const Node& node) : nodes_(nodes), node_(node) {}
+  bool wanted(std::size_t i) const { return node_.inputs[i] >= 0; }
+  // Input i's shape and dtype; only for wanted inputs.
+  const ShapeDtype& type(std::size_t i) const { return nodes_[static_cast<std::size_t>(node_.inputs[i])].out; }
+  const Shape& shape(std::size_t i) const { return type(i).shape; }
+  Array& operator[](std::size_t i) { return d_[i]; }
 
  private:
-  void take(Backward& o) {
-    invoke_ = o.invoke_;
-    destroy_ = o.destroy_;
-    move_ = o.move_;
-    if (!o.object_) return;
-    object_ = o.move_ ? o.move_(buffer_, o.object_) : o.object_;  // heap closures just change hands
-    o.object_ = nullptr;
-  }
-
-  alignas(std::max_align_t) unsigned char buffer_[kInline];
-  void* object_ = nullptr;
-  void (*invoke_)(void*, const Array&) = nullptr;
-  void (*destroy_)(void*) = nullptr;
-  void* (*move_)(void*, void*) = nullptr;  // null for heap-held closures
+  const std::vector<Node>& nodes_;
+  const Node& node_;
+  std::array<Array, kMaxInputs> d_;
 };
+
+using ArrayRefs = std::span<const std::reference_wrapper<const Array>>;
+using ArrayList = std::initializer_list<std::reference_wrapper<const Array>>;
+// What an op keeps for its rule; copied into the node only when the op records.
+struct Saved {
+  ArrayList arrays = {};
+  Numbers num{};
+};
+
+// The one place that decides whether an op records: when this thread's tape records and one of
+// `inputs` is tracked, appends a node op(inputs) -> out with `rule` and marks `out` as its output.
+// Returns whether it recorded. At most kMaxInputs inputs.
+bool record(Array& out, const char* op, ArrayRefs inputs, const Saved& saved, Rule rule);
+inline bool record(Array& out, const char* op, ArrayList inputs, const Saved& saved, Rule rule) {
+  return record(out, op, ArrayRefs(inputs.begin(), inputs.size()), saved, rule);
+}
 
 class Tape {
  public:
   static Tape* recording();  // the tape ops record on, or nullptr
-  static std::uint32_t active_id();
 
   void start();  // begins recording on this thread
   void stop();   // stops recording (node ids stay valid until reset)
   void reset();  // forgets every node; ids become invalid
 
   std::int32_t add_leaf(Array& a);
-  void record(Array& out, Backward backward);
-  // Adds `grad` into the gradient of `node` (no-op for node < 0).
-  void accumulate(std::int32_t node, Array grad);
   // Runs the backward pass from `loss` (a tracked scalar), seeding d loss / d loss = 1.
   void backward(const Array& loss);
-  const Array* grad(std::int32_t node) const;  // nullptr when nothing flowed into node
+  const Array* grad(std::int32_t node) const;  // a leaf's gradient; nullptr when nothing flowed in
+
+  // One line per node: index, op, inputs, output type, whether a gradient arrived. `leaf_name`
+  // (optional) labels leaves, e.g. with their variable paths.
+  void print(std::ostream& os, const std::function<void(std::ostream&, std::int32_t)>& leaf_name = {}) const;
 
  private:
-  std::vector<Backward> backward_;
-  std::vector<Array> grads_;
-  std::vector<bool> has_grad_;
+  friend bool record(Array&, const char*, ArrayRefs, const Saved&, Rule);
+  void accumulate(std::int32_t node, Array grad, const Node& from);
+
+  std::vector<Node> nodes_;
   std::uint32_t id_ = 0;
 };
-
-// The tape to record on when any of `inputs` is tracked; nullptr otherwise.
-inline Tape* recording_for(std::initializer_list<const Array*> inputs) {
-  Tape* t = Tape::recording();
-  if (!t) return nullptr;
-  for (const Array* a : inputs)
-    if (a->grad_node() >= 0) return t;
-  return nullptr;
-}
 
 }  // namespace nnx::detail

@@ -46,13 +46,15 @@ Array activate(Activation activation, const Array& x) {
 
 Array relu(const Array& x) {
   Array y = detail::map_unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
-  detail::record_unary(y, x, [](auto g, auto v, auto) { return v > 0 ? g : decltype(g)(0); });
+  detail::record_unary(y, "relu", x, [](auto g, auto v, auto) { return v > 0 ? g : decltype(g)(0); });
   return y;
 }
 
 Array leaky_relu(const Array& x, double slope) {
   Array y = detail::map_unary("leaky_relu", x, [slope](auto v) { return v >= 0 ? v : static_cast<decltype(v)>(v * slope); });
-  detail::record_unary(y, x, [slope](auto g, auto v, auto) { return v >= 0 ? g : static_cast<decltype(g)>(g * slope); });
+  detail::record_unary(y, "leaky_relu", x, {slope}, [](auto g, auto v, auto, const auto& k) {
+    return v >= 0 ? g : static_cast<decltype(g)>(g * k[0]);
+  });
   return y;
 }
 
@@ -61,7 +63,7 @@ Array gelu(const Array& x) {
     const double d = v;
     return static_cast<decltype(v)>(0.5 * d * (1.0 + portable::tanh(kSqrt2OverPi * (d + kGeluCubic * d * d * d))));
   });
-  detail::record_unary(y, x, [](auto g, double v, double) {
+  detail::record_unary(y, "gelu", x, [](auto g, double v, double) {
     const double t = portable::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
     const double du = kSqrt2OverPi * (1.0 + 3.0 * kGeluCubic * v * v);
     return g * static_cast<decltype(g)>(0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du);
@@ -71,7 +73,7 @@ Array gelu(const Array& x) {
 
 Array silu(const Array& x) {
   Array y = detail::map_unary("silu", x, [](auto v) { return static_cast<decltype(v)>(v * portable::sigmoid(v)); });
-  detail::record_unary(y, x, [](auto g, double v, double) {
+  detail::record_unary(y, "silu", x, [](auto g, double v, double) {
     const double s = portable::sigmoid(v);
     return g * static_cast<decltype(g)>(s * (1.0 + v * (1.0 - s)));
   });
@@ -80,13 +82,13 @@ Array silu(const Array& x) {
 
 Array tanh(const Array& x) {
   Array y = detail::map_unary("tanh", x, [](auto v) { return static_cast<decltype(v)>(portable::tanh(v)); });
-  detail::record_unary(y, x, [](auto g, auto, auto t) { return g * (1 - t * t); });
+  detail::record_unary(y, "tanh", x, [](auto g, auto, auto t) { return g * (1 - t * t); });
   return y;
 }
 
 Array sigmoid(const Array& x) {
   Array y = detail::map_unary("sigmoid", x, [](auto v) { return static_cast<decltype(v)>(portable::sigmoid(v)); });
-  detail::record_unary(y, x, [](auto g, auto, auto s) { return g * (s * (1 - s)); });
+  detail::record_unary(y, "sigmoid", x, [](auto g, auto, auto s) { return g * (s * (1 - s)); });
   return y;
 }
 

@@ -7,7 +7,9 @@
 
 namespace nnx {
 
-using detail::Tape;
+using detail::Grads;
+using detail::Node;
+using detail::Saved;
 
 namespace {
 // Forward of a broadcasting binary op: out = f(a, b).
@@ -23,76 +25,107 @@ template <class F> Array binary(const char* op, const Array& a, const Array& b, 
   return out;
 }
 
-// Records a binary op: ga(g) and gb(g) give full-shape gradients, summed back to each input's shape.
-template <class GA, class GB> void record_binary(Array& out, const Array& a, const Array& b, GA ga, GB gb) {
-  Tape* tape = detail::recording_for({&a, &b});
-  if (!tape) return;
-  const std::int32_t na = a.grad_node(), nb = b.grad_node();
-  const Shape sa = a.shape(), sb = b.shape();
-  tape->record(out, [=](const Array& g) {
-    if (na >= 0) tape->accumulate(na, detail::sum_to_shape(ga(g), sa));
-    if (nb >= 0) tape->accumulate(nb, detail::sum_to_shape(gb(g), sb));
-  });
+// A broadcasting binary op's rule: Rule{} gives full-shape gradients; each is summed back to its
+// input's shape.
+template <class Rule> void broadcast_rule(const Array& g, const Node& n, Grads& d) {
+  Rule{}(g, n, d);
+  for (std::size_t i = 0; i < 2; ++i)
+    if (d.wanted(i)) d[i] = detail::sum_to_shape(d[i], d.shape(i));
+}
+template <class Rule>
+void record_binary(Array& out, const char* op, const Array& a, const Array& b, const Saved& saved, Rule) {
+  detail::record(out, op, {a, b}, saved, &broadcast_rule<Rule>);
+}
+
+// v^e, exactly for small integer exponents (pow's forward and its rule share it).
+double power(double v, double e) {
+  if (e == 2.0) return v * v;
+  if (e == 1.0) return v;
+  if (e == 0.5) return std::sqrt(v);
+  if (e == std::floor(e) && std::fabs(e) <= 64) {  // exact repeated multiplication
+    double r = 1, b = v;
+    for (long long n = static_cast<long long>(std::fabs(e)); n; n >>= 1, b *= b)
+      if (n & 1) r *= b;
+    return e < 0 ? 1.0 / r : r;
+  }
+  if (v < 0) return std::numeric_limits<double>::quiet_NaN();
+  if (v == 0) return e > 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return portable::exp(e * portable::log(v));
 }
 }  // namespace
 
 Array add(const Array& a, const Array& b) {
   Array out = binary("add", a, b, [](auto x, auto y) { return x + y; });
-  record_binary(out, a, b, [](const Array& g) { return g; }, [](const Array& g) { return g; });
+  record_binary(out, "add", a, b, {}, [](const Array& g, const Node&, Grads& d) {
+    d[0] = g;
+    d[1] = g;
+  });
   return out;
 }
 
 Array sub(const Array& a, const Array& b) {
   Array out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
-  record_binary(out, a, b, [](const Array& g) { return g; }, [](const Array& g) { return neg(g); });
+  record_binary(out, "sub", a, b, {}, [](const Array& g, const Node&, Grads& d) {
+    d[0] = g;
+    if (d.wanted(1)) d[1] = neg(g);
+  });
   return out;
 }
 
 Array mul(const Array& a, const Array& b) {
   Array out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
-  record_binary(out, a, b, [b](const Array& g) { return mul(g, b); }, [a](const Array& g) { return mul(g, a); });
+  record_binary(out, "mul", a, b, {.arrays = {a, b}}, [](const Array& g, const Node& n, Grads& d) {
+    if (d.wanted(0)) d[0] = mul(g, n.saved[1]);
+    if (d.wanted(1)) d[1] = mul(g, n.saved[0]);
+  });
   return out;
 }
 
 Array div(const Array& a, const Array& b) {
   Array out = binary("div", a, b, [](auto x, auto y) { return x / y; });
-  record_binary(
-      out, a, b, [b](const Array& g) { return div(g, b); },
-      [a, b](const Array& g) { return neg(div(mul(g, a), mul(b, b))); });
+  record_binary(out, "div", a, b, {.arrays = {a, b}}, [](const Array& g, const Node& n, Grads& d) {
+    const Array &a = n.saved[0], &b = n.saved[1];
+    if (d.wanted(0)) d[0] = div(g, b);
+    if (d.wanted(1)) d[1] = neg(div(mul(g, a), mul(b, b)));
+  });
   return out;
 }
 
 Array maximum(const Array& a, const Array& b) {
   Array out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
-  // Masks in the broadcast shape: 1 where a wins (ties go to a), else 0.
-  auto a_wins = [a, b]() { return binary("maximum", a, b, [](auto x, auto y) { return decltype(x)(x >= y ? 1 : 0); }); };
-  record_binary(
-      out, a, b, [=](const Array& g) { return mul(g, a_wins()); },
-      [=](const Array& g) { return mul(g, add_scalar(neg(a_wins()), 1.0)); });
+  record_binary(out, "maximum", a, b, {.arrays = {a, b}}, [](const Array& g, const Node& n, Grads& d) {
+    // 1 in the broadcast shape where a wins (ties go to a), else 0
+    const Array a_wins =
+        binary("maximum", n.saved[0], n.saved[1], [](auto x, auto y) { return decltype(x)(x >= y ? 1 : 0); });
+    if (d.wanted(0)) d[0] = mul(g, a_wins);
+    if (d.wanted(1)) d[1] = mul(g, add_scalar(neg(a_wins), 1.0));
+  });
   return out;
 }
 
 Array scale(const Array& a, double factor) {
   Array out = detail::map_unary("scale", a, [factor](auto v) { return static_cast<decltype(v)>(v * factor); });
-  detail::record_unary(out, a, [factor](auto g, auto, auto) { return static_cast<decltype(g)>(g * factor); });
+  detail::record_unary(out, "scale", a, {factor}, [](auto g, auto, auto, const auto& k) {
+    return static_cast<decltype(g)>(g * k[0]);
+  });
   return out;
 }
 
 Array add_scalar(const Array& a, double value) {
   Array out = detail::map_unary("add_scalar", a, [value](auto v) { return static_cast<decltype(v)>(v + value); });
-  detail::record_unary(out, a, [](auto g, auto, auto) { return g; });
+  detail::record_unary(out, "add_scalar", a, [](auto g, auto, auto) { return g; });
   return out;
 }
 
 Array neg(const Array& a) {
   Array out = detail::map_unary("neg", a, [](auto v) { return -v; });
-  detail::record_unary(out, a, [](auto g, auto, auto) { return -g; });
+  detail::record_unary(out, "neg", a, [](auto g, auto, auto) { return -g; });
   return out;
 }
 
 Array exp(const Array& a) {
   Array out = detail::map_unary("exp", a, [](auto v) { return static_cast<decltype(v)>(portable::exp(v)); });
-  detail::record_unary(out, a, [](auto g, auto, auto y) { return g * y; });
+  detail::record_unary(out, "exp", a, [](auto g, auto, auto y) { return g * y; });
   return out;
 }
 
@@ -103,35 +136,21 @@ Array log(const Array& a) {
     if (v == 0) return -std::numeric_limits<T>::infinity();
     return static_cast<T>(portable::log(v));
   });
-  detail::record_unary(out, a, [](auto g, auto x, auto) { return g / x; });
+  detail::record_unary(out, "log", a, [](auto g, auto x, auto) { return g / x; });
   return out;
 }
 
 Array sqrt(const Array& a) {
   Array out = detail::map_unary("sqrt", a, [](auto v) { return std::sqrt(v); });  // IEEE: correctly rounded
-  detail::record_unary(out, a, [](auto g, auto, auto y) { return g * (decltype(y)(0.5) / y); });
+  detail::record_unary(out, "sqrt", a, [](auto g, auto, auto y) { return g * (decltype(y)(0.5) / y); });
   return out;
 }
 
 Array pow(const Array& a, double exponent) {
-  auto power = [](double v, double e) {
-    if (e == 2.0) return v * v;
-    if (e == 1.0) return v;
-    if (e == 0.5) return std::sqrt(v);
-    if (e == std::floor(e) && std::fabs(e) <= 64) {  // exact repeated multiplication
-      double r = 1, b = v;
-      for (long long n = static_cast<long long>(std::fabs(e)); n; n >>= 1, b *= b)
-        if (n & 1) r *= b;
-      return e < 0 ? 1.0 / r : r;
-    }
-    if (v < 0) return std::numeric_limits<double>::quiet_NaN();
-    if (v == 0) return e > 0 ? 0.0 : std::numeric_limits<double>::infinity();
-    return portable::exp(e * portable::log(v));
-  };
-  Array out = detail::map_unary("pow", a, [power, exponent](auto v) { return static_cast<decltype(v)>(power(v, exponent)); });
+  Array out = detail::map_unary("pow", a, [exponent](auto v) { return static_cast<decltype(v)>(power(v, exponent)); });
   // e * x^(e-1) directly: e * x^e / x would be 0/0 = NaN at x = 0 (e.g. pow(relu(x), 3)).
-  detail::record_unary(out, a, [exponent, power](auto g, double x, double) {
-    return g * static_cast<decltype(g)>(exponent == 0 ? 0.0 : exponent * power(x, exponent - 1));
+  detail::record_unary(out, "pow", a, {exponent}, [](auto g, double x, double, const auto& k) {
+    return g * static_cast<decltype(g)>(k[0] == 0 ? 0.0 : k[0] * power(x, k[0] - 1));
   });
   return out;
 }
@@ -140,7 +159,7 @@ Array square(const Array& a) { return pow(a, 2.0); }
 
 Array abs(const Array& a) {
   Array out = detail::map_unary("abs", a, [](auto v) { return v < 0 ? -v : v; });
-  detail::record_unary(out, a, [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); });
+  detail::record_unary(out, "abs", a, [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); });
   return out;
 }
 
@@ -150,7 +169,9 @@ Array clip(const Array& a, double lo, double hi) {
     using T = decltype(v);
     return v < static_cast<T>(lo) ? static_cast<T>(lo) : (v > static_cast<T>(hi) ? static_cast<T>(hi) : v);
   });
-  detail::record_unary(out, a, [lo, hi](auto g, double x, double) { return (x >= lo && x <= hi) ? g : decltype(g)(0); });
+  detail::record_unary(out, "clip", a, {lo, hi}, [](auto g, double x, double, const auto& k) {
+    return (x >= k[0] && x <= k[1]) ? g : decltype(g)(0);
+  });
   return out;
 }
 
@@ -173,9 +194,10 @@ Array where(const Array& cond, const Array& a, const Array& b) {
     const T* y = b.data<T>();
     for (std::int64_t i = 0; i < out.numel(); ++i) o[i] = m[i] != 0 ? o[i] : y[i];
   });
-  record_binary(
-      out, a, b, [mask](const Array& g) { return mul(g, mask); },
-      [mask](const Array& g) { return mul(g, add_scalar(neg(mask), 1.0)); });
+  record_binary(out, "where", a, b, {.arrays = {mask}}, [](const Array& g, const Node& n, Grads& d) {
+    if (d.wanted(0)) d[0] = mul(g, n.saved[0]);
+    if (d.wanted(1)) d[1] = mul(g, add_scalar(neg(n.saved[0]), 1.0));
+  });
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "../autodiff/tape.hpp"
 #include "nnx/array.hpp"
@@ -97,27 +98,35 @@ template <class F> Array map_binary_same(const char* op, const Array& x, const A
   return out;
 }
 
-// Records a unary op whose input gradient is grad(g, x, y) elementwise (g the output's gradient,
-// y the output). `grad` is called with the element type, so simple rules vectorise; rules that
-// only pass g through or zero it (relu) should select rather than multiply, which stays fast when
-// g holds denormal numbers.
-template <class Grad> void record_unary(Array& y, const Array& x, Grad grad) {
-  Tape* tape = recording_for({&x});
-  if (!tape) return;
-  const std::int32_t node = x.grad_node();
-  tape->record(y, [tape, node, x, y_value = y, grad](const Array& g) {
-    Array gx = Array::empty(x.shape(), x.dtype());
-    floating("backward", x, [&](auto t) {
-      using T = decltype(t);
-      const T* __restrict gp = g.data<T>();
-      const T* __restrict xp = x.data<T>();
-      const T* __restrict yp = y_value.data<T>();
-      T* __restrict out = gx.mutable_data<T>();
-      const std::int64_t n = x.numel();
-      for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(grad(gp[i], xp[i], yp[i]));
-    });
-    tape->accumulate(node, std::move(gx));
+// Records a unary op whose input gradient is Grad{}(g, x, y) elementwise, or Grad{}(g, x, y, num)
+// for rules with parameters (g the output's gradient, y the output, num = saved.num). Grad is a
+// captureless lambda called with the element type, so simple rules vectorise; rules that only pass
+// g through or zero it (relu) should select rather than multiply, which stays fast when g holds
+// denormal numbers.
+template <class Grad> void unary_rule(const Array& g, const Node& n, Grads& d) {
+  const Array& x = n.saved[0];
+  const Array& y = n.saved[1];
+  const Numbers num = n.num;
+  Array gx = Array::empty(x.shape(), x.dtype());
+  floating("backward", x, [&](auto t) {
+    using T = decltype(t);
+    const T* __restrict gp = g.data<T>();
+    const T* __restrict xp = x.data<T>();
+    const T* __restrict yp = y.data<T>();
+    T* __restrict out = gx.mutable_data<T>();
+    const std::int64_t count = x.numel();
+    for (std::int64_t i = 0; i < count; ++i) {
+      if constexpr (std::is_invocable_v<Grad, T, T, T>) out[i] = static_cast<T>(Grad{}(gp[i], xp[i], yp[i]));
+      else out[i] = static_cast<T>(Grad{}(gp[i], xp[i], yp[i], num));
+    }
   });
+  d[0] = std::move(gx);
+}
+template <class Grad> void record_unary(Array& y, const char* op, const Array& x, Numbers num, Grad) {
+  record(y, op, {x}, {.arrays = {x, y}, .num = num}, &unary_rule<Grad>);
+}
+template <class Grad> void record_unary(Array& y, const char* op, const Array& x, Grad grad) {
+  record_unary(y, op, x, Numbers{}, grad);
 }
 
 }  // namespace nnx::detail

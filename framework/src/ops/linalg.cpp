@@ -19,6 +19,9 @@
 
 namespace nnx {
 
+using detail::Grads;
+using detail::Node;
+
 namespace {
 std::atomic<int> g_threads{[] {
   const char* env = std::getenv("NNX_NUM_THREADS");
@@ -145,20 +148,16 @@ Array matmul(const Array& a, const Array& b) {
   shape.back() = b.dim(1);
   if (a.is_abstract() || b.is_abstract()) return Array::abstract(shape, a.dtype());
   Array out = detail::floating("matmul", a, [&](auto t) { return matmul_impl<decltype(t)>(a, b, false, false, shape); });
-  if (detail::Tape* tape = detail::recording_for({&a, &b})) {
-    const std::int32_t na = a.grad_node(), nb = b.grad_node();
-    tape->record(out, [=](const Array& g) {
-      detail::floating("matmul backward", g, [&](auto t) {
-        using T = decltype(t);
-        if (na >= 0) tape->accumulate(na, matmul_impl<T>(g, b, false, true, a.shape()));      // g . b^T
-        if (nb >= 0) {
-          const Shape flat{eigen::rows_of(a), a.dim(-1)};
-          tape->accumulate(nb, matmul_impl<T>(a.reshape(flat), g.reshape({eigen::rows_of(g), g.dim(-1)}), true,
-                                              false, b.shape()));  // a^T . g
-        }
-      });
+  detail::record(out, "matmul", {a, b}, {.arrays = {a, b}}, [](const Array& g, const Node& n, Grads& d) {
+    const Array &a = n.saved[0], &b = n.saved[1];
+    detail::floating("matmul backward", g, [&](auto t) {
+      using T = decltype(t);
+      if (d.wanted(0)) d[0] = matmul_impl<T>(g, b, false, true, a.shape());  // g . b^T
+      if (d.wanted(1))                                                        // a^T . g, batch axes flattened
+        d[1] = matmul_impl<T>(a.reshape({eigen::rows_of(a), a.dim(-1)}), g.reshape({eigen::rows_of(g), g.dim(-1)}),
+                              true, false, b.shape());
     });
-  }
+  });
   return out;
 }
 
@@ -206,12 +205,11 @@ Array transpose(const Array& a, std::vector<int> axes) {
       }
     }
   });
-  if (detail::Tape* tape = detail::recording_for({&a})) {
-    std::vector<int> inverse(axes.size());
-    for (std::size_t i = 0; i < axes.size(); ++i) inverse[static_cast<std::size_t>(axes[i])] = static_cast<int>(i);
-    const std::int32_t node = a.grad_node();
-    tape->record(out, [=](const Array& g) { tape->accumulate(node, transpose(g, inverse)); });
-  }
+  detail::Saved saved;  // num: the inverse permutation
+  for (std::size_t i = 0; i < axes.size(); ++i) saved.num[static_cast<std::size_t>(axes[i])] = static_cast<double>(i);
+  detail::record(out, "transpose", {a}, saved, [](const Array& g, const Node& n, Grads& d) {
+    d[0] = transpose(g, std::vector<int>(n.num.begin(), n.num.begin() + g.ndim()));
+  });
   return out;
 }
 

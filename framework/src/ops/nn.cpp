@@ -7,6 +7,9 @@
 
 namespace nnx {
 
+using detail::Grads;
+using detail::Node;
+
 namespace {
 // Applies the dropout mask of `key` to `x`: kept elements scaled by 1/(1-rate), the rest zero.
 Array apply_mask(const Array& x, double rate, Key key) {
@@ -44,10 +47,10 @@ Array dropout(const Array& x, double rate, Key key) {
   if (x.numel() > static_cast<std::int64_t>(UINT32_MAX))
     throw Error("dropout: " + x.shape_dtype().str() + " has more elements than one key can address");
   Array out = apply_mask(x, rate, key);
-  if (detail::Tape* tape = detail::recording_for({&x})) {
-    const std::int32_t node = x.grad_node();
-    tape->record(out, [=](const Array& g) { tape->accumulate(node, apply_mask(g, rate, key)); });
-  }
+  detail::record(out, "dropout", {x}, {.num = {rate, double(key.hi), double(key.lo)}},
+                 [](const Array& g, const Node& n, Grads& d) {
+                   d[0] = apply_mask(g, n.num[0], Key{std::uint32_t(n.num[1]), std::uint32_t(n.num[2])});
+                 });
   return out;
 }
 
@@ -82,6 +85,48 @@ void moments(const Array& x, Array& mean_out, Array& variance_out) {
 }
 
 namespace {
+// The rule of normalize_with: inputs (x, scale, bias), saved (xhat, scale or nothing, inv_std as
+// float64), num[0] = batch.
+void normalize_rule(const Array& g, const Node& n, Grads& d) {
+  const Array &xhat = n.saved[0], &scale_v = n.saved[1];
+  const double* inv_std = n.saved[2].data<double>();
+  const bool batch = n.num[0] != 0;
+  const Features f = features_of(g, "batch norm backward");
+  detail::floating("batch norm backward", g, [&](auto t) {
+    using T = decltype(t);
+    const T* gp = g.data<T>();
+    const T* h = xhat.data<T>();
+    const T* s = scale_v.is_abstract() ? nullptr : scale_v.data<T>();
+    std::vector<double> sum_g(static_cast<std::size_t>(f.cols), 0.0), sum_gh(static_cast<std::size_t>(f.cols), 0.0);
+    for (std::int64_t r = 0; r < f.rows; ++r)
+      for (std::int64_t c = 0; c < f.cols; ++c) {
+        sum_g[static_cast<std::size_t>(c)] += gp[r * f.cols + c];
+        sum_gh[static_cast<std::size_t>(c)] += static_cast<double>(gp[r * f.cols + c]) * h[r * f.cols + c];
+      }
+    if (d.wanted(0)) {
+      Array gx = Array::empty(g.shape(), g.dtype());
+      T* dx = gx.mutable_data<T>();
+      const double rows = static_cast<double>(f.rows);
+      for (std::int64_t r = 0; r < f.rows; ++r)
+        for (std::int64_t c = 0; c < f.cols; ++c) {
+          const auto ci = static_cast<std::size_t>(c);
+          const double sc = s ? s[c] : 1.0;
+          const double gi = gp[r * f.cols + c] * sc;
+          dx[r * f.cols + c] = static_cast<T>(
+              batch ? inv_std[c] * (gi - sc * (sum_g[ci] + h[r * f.cols + c] * sum_gh[ci]) / rows) : inv_std[c] * gi);
+        }
+      d[0] = std::move(gx);
+    }
+    auto per_feature = [&](const std::vector<double>& sums) {
+      Array out = Array::empty({f.cols}, g.dtype());
+      for (std::int64_t c = 0; c < f.cols; ++c) out.mutable_data<T>()[c] = static_cast<T>(sums[static_cast<std::size_t>(c)]);
+      return out;
+    };
+    if (d.wanted(1)) d[1] = per_feature(sum_gh);
+    if (d.wanted(2)) d[2] = per_feature(sum_g);
+  });
+}
+
 // y = (x - mean) * inv_std * scale + bias and, when recording, its gradients. `batch` says
 // whether mean / inv_std are the batch's own statistics (then x's gradient flows through them).
 Array normalize_with(const char* op, const Array& x, const Array& mean_v, const Array& var_v, const Array& scale_v,
@@ -96,7 +141,8 @@ Array normalize_with(const char* op, const Array& x, const Array& mean_v, const 
   if (x.is_abstract()) return Array::abstract(x.shape(), x.dtype());
   Array out = Array::empty(x.shape(), x.dtype());
   Array xhat = Array::empty(x.shape(), x.dtype());
-  std::vector<double> inv_std(static_cast<std::size_t>(f.cols));
+  Array inv_std_array = Array::empty({f.cols}, DType::float64);
+  double* inv_std = inv_std_array.mutable_data<double>();
   detail::floating(op, x, [&](auto t) {
     using T = decltype(t);
     const T* p = x.data<T>();
@@ -104,57 +150,20 @@ Array normalize_with(const char* op, const Array& x, const Array& mean_v, const 
     const T* v = var_v.data<T>();
     const T* s = has_scale ? scale_v.data<T>() : nullptr;
     const T* b = has_bias ? bias_v.data<T>() : nullptr;
-    for (std::int64_t c = 0; c < f.cols; ++c) inv_std[static_cast<std::size_t>(c)] = 1.0 / std::sqrt(v[c] + epsilon);
+    for (std::int64_t c = 0; c < f.cols; ++c) inv_std[c] = 1.0 / std::sqrt(v[c] + epsilon);
     T* y = out.mutable_data<T>();
     T* h = xhat.mutable_data<T>();
     for (std::int64_t r = 0; r < f.rows; ++r)
       for (std::int64_t c = 0; c < f.cols; ++c) {
-        const double n = (p[r * f.cols + c] - m[c]) * inv_std[static_cast<std::size_t>(c)];
+        const double n = (p[r * f.cols + c] - m[c]) * inv_std[c];
         h[r * f.cols + c] = static_cast<T>(n);
         y[r * f.cols + c] = static_cast<T>(n * (s ? s[c] : 1.0) + (b ? b[c] : 0.0));
       }
   });
-  detail::Tape* tape = detail::recording_for({&x, &scale_v, &bias_v});
-  if (!tape) return out;
-  const std::int32_t nx = x.grad_node(), ns = has_scale ? scale_v.grad_node() : -1, nb = has_bias ? bias_v.grad_node() : -1;
-  tape->record(out, [=](const Array& g) {
-    detail::floating("batch norm backward", g, [&](auto t) {
-      using T = decltype(t);
-      const T* gp = g.data<T>();
-      const T* h = xhat.data<T>();
-      const T* s = has_scale ? scale_v.data<T>() : nullptr;
-      std::vector<double> sum_g(static_cast<std::size_t>(f.cols), 0.0), sum_gh(static_cast<std::size_t>(f.cols), 0.0);
-      for (std::int64_t r = 0; r < f.rows; ++r)
-        for (std::int64_t c = 0; c < f.cols; ++c) {
-          sum_g[static_cast<std::size_t>(c)] += gp[r * f.cols + c];
-          sum_gh[static_cast<std::size_t>(c)] += static_cast<double>(gp[r * f.cols + c]) * h[r * f.cols + c];
-        }
-      if (nb >= 0) {
-        Array gb = Array::empty({f.cols}, g.dtype());
-        for (std::int64_t c = 0; c < f.cols; ++c) gb.mutable_data<T>()[c] = static_cast<T>(sum_g[static_cast<std::size_t>(c)]);
-        tape->accumulate(nb, std::move(gb));
-      }
-      if (ns >= 0) {
-        Array gs = Array::empty({f.cols}, g.dtype());
-        for (std::int64_t c = 0; c < f.cols; ++c) gs.mutable_data<T>()[c] = static_cast<T>(sum_gh[static_cast<std::size_t>(c)]);
-        tape->accumulate(ns, std::move(gs));
-      }
-      if (nx >= 0) {
-        Array gx = Array::empty(g.shape(), g.dtype());
-        T* d = gx.mutable_data<T>();
-        const double n = static_cast<double>(f.rows);
-        for (std::int64_t r = 0; r < f.rows; ++r)
-          for (std::int64_t c = 0; c < f.cols; ++c) {
-            const auto ci = static_cast<std::size_t>(c);
-            const double sc = s ? s[c] : 1.0;
-            const double gi = gp[r * f.cols + c] * sc;
-            d[r * f.cols + c] = static_cast<T>(
-                batch ? inv_std[ci] * (gi - sc * (sum_g[ci] + h[r * f.cols + c] * sum_gh[ci]) / n) : inv_std[ci] * gi);
-          }
-        tape->accumulate(nx, std::move(gx));
-      }
-    });
-  });
+  const Array none;  // stands in for an absent scale or bias: no gradient for it
+  detail::record(out, op, {x, has_scale ? scale_v : none, has_bias ? bias_v : none},
+                 {.arrays = {xhat, has_scale ? scale_v : none, inv_std_array}, .num = {batch ? 1.0 : 0.0}},
+                 normalize_rule);
   return out;
 }
 }  // namespace

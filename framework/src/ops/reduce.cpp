@@ -8,6 +8,9 @@
 
 namespace nnx {
 
+using detail::Grads;
+using detail::Node;
+
 namespace {
 // The array seen as (outer, n, inner) around `axis`.
 struct AxisView {
@@ -55,11 +58,9 @@ Array sum_axis(const Array& a, int axis) {
         for (std::int64_t i = 0; i < v.inner; ++i) acc[i] += row[i];
       }
   });
-  if (detail::Tape* tape = detail::recording_for({&a})) {
-    const std::int32_t node = a.grad_node();
-    const Shape in_shape = a.shape();
-    tape->record(out, [=](const Array& g) { tape->accumulate(node, add(Array::zeros(in_shape, g.dtype()), g)); });
-  }
+  detail::record(out, "sum", {a}, {}, [](const Array& g, const Node&, Grads& d) {
+    d[0] = add(Array::zeros(d.shape(0), g.dtype()), g);  // broadcasts g back along the axis
+  });
   return out;
 }
 
@@ -70,7 +71,8 @@ Array max_axis(const Array& a, int axis) {
   const AxisView v = view(a.shape(), axis);
   if (v.n == 0) throw Error("max: cannot reduce an empty axis of " + a.shape_dtype().str());
   Array out = Array::empty(out_shape, a.dtype());
-  std::vector<std::int64_t> winner(static_cast<std::size_t>(v.outer * v.inner));
+  Array winners = Array::empty(out_shape, DType::int64);
+  std::int64_t* winner = winners.mutable_data<std::int64_t>();
   detail::floating("max", a, [&](auto t) {
     using T = decltype(t);
     const T* x = a.data<T>();
@@ -81,25 +83,24 @@ Array max_axis(const Array& a, int axis) {
         for (std::int64_t j = 1; j < v.n; ++j)
           if (x[(o * v.n + j) * v.inner + i] > x[(o * v.n + best) * v.inner + i]) best = j;
         y[o * v.inner + i] = x[(o * v.n + best) * v.inner + i];
-        winner[static_cast<std::size_t>(o * v.inner + i)] = best;
+        winner[o * v.inner + i] = best;
       }
   });
-  if (detail::Tape* tape = detail::recording_for({&a})) {
-    const std::int32_t node = a.grad_node();
-    const Shape in_shape = a.shape();
-    tape->record(out, [=](const Array& g) {
-      Array ga = Array::zeros(in_shape, g.dtype());
-      detail::floating("max backward", g, [&](auto t) {
-        using T = decltype(t);
-        T* d = ga.mutable_data<T>();
-        const T* gp = g.data<T>();
-        for (std::int64_t o = 0; o < v.outer; ++o)
-          for (std::int64_t i = 0; i < v.inner; ++i)
-            d[(o * v.n + winner[static_cast<std::size_t>(o * v.inner + i)]) * v.inner + i] = gp[o * v.inner + i];
-      });
-      tape->accumulate(node, std::move(ga));
+  const detail::Rule rule = [](const Array& g, const Node& n, Grads& d) {
+    const AxisView v = view(d.shape(0), static_cast<int>(n.num[0]));
+    const std::int64_t* winner = n.saved[0].data<std::int64_t>();
+    Array ga = Array::zeros(d.shape(0), g.dtype());
+    detail::floating("max backward", g, [&](auto t) {
+      using T = decltype(t);
+      T* p = ga.mutable_data<T>();
+      const T* gp = g.data<T>();
+      for (std::int64_t o = 0; o < v.outer; ++o)
+        for (std::int64_t i = 0; i < v.inner; ++i)
+          p[(o * v.n + winner[o * v.inner + i]) * v.inner + i] = gp[o * v.inner + i];
     });
-  }
+    d[0] = std::move(ga);
+  };
+  detail::record(out, "max", {a}, {.arrays = {winners}, .num = {double(axis)}}, rule);
   return out;
 }
 
@@ -113,6 +114,8 @@ template <class Reduce> Array reduce(const char* op, const Array& a, std::vector
     if (!std::binary_search(axes.begin(), axes.end(), d)) s.push_back(a.shape()[static_cast<std::size_t>(d)]);
   return reshape(out, s);
 }
+
+void softmax_rule(const Array& g, const Node& n, Grads& d);
 
 // Softmax or log-softmax along `axis`; their gradients differ, so both live here.
 Array softmax_impl(const Array& a, int axis, bool log_space) {
@@ -139,31 +142,33 @@ Array softmax_impl(const Array& a, int axis, bool log_space) {
         }
       }
   });
-  if (detail::Tape* tape = detail::recording_for({&a})) {
-    const std::int32_t node = a.grad_node();
-    const Array y = out;
-    tape->record(out, [=](const Array& g) {
-      Array ga = Array::empty(g.shape(), g.dtype());
-      detail::floating("softmax backward", g, [&](auto t) {
-        using T = decltype(t);
-        const T* gp = g.data<T>();
-        const T* yp = y.data<T>();
-        T* d = ga.mutable_data<T>();
-        for (std::int64_t o = 0; o < v.outer; ++o)
-          for (std::int64_t i = 0; i < v.inner; ++i) {
-            auto at = [&](std::int64_t j) { return (o * v.n + j) * v.inner + i; };
-            double dot = 0;  // softmax: sum g*y; log_softmax: sum g
-            for (std::int64_t j = 0; j < v.n; ++j) dot += log_space ? gp[at(j)] : gp[at(j)] * yp[at(j)];
-            for (std::int64_t j = 0; j < v.n; ++j) {
-              const double p = log_space ? portable::exp(yp[at(j)]) : yp[at(j)];
-              d[at(j)] = static_cast<T>(log_space ? gp[at(j)] - p * dot : p * (gp[at(j)] - dot));
-            }
-          }
-      });
-      tape->accumulate(node, std::move(ga));
-    });
-  }
+  detail::record(out, op, {a}, {.arrays = {out}, .num = {double(ax), log_space ? 1.0 : 0.0}}, softmax_rule);
   return out;
+}
+
+// The rule of softmax_impl: saved (the output), num = (axis, log_space).
+void softmax_rule(const Array& g, const Node& n, Grads& d) {
+  const Array& y = n.saved[0];
+  const AxisView v = view(g.shape(), static_cast<int>(n.num[0]));
+  const bool log_space = n.num[1] != 0;
+  Array ga = Array::empty(g.shape(), g.dtype());
+  detail::floating("softmax backward", g, [&](auto t) {
+    using T = decltype(t);
+    const T* gp = g.data<T>();
+    const T* yp = y.data<T>();
+    T* dx = ga.mutable_data<T>();
+    for (std::int64_t o = 0; o < v.outer; ++o)
+      for (std::int64_t i = 0; i < v.inner; ++i) {
+        auto at = [&](std::int64_t j) { return (o * v.n + j) * v.inner + i; };
+        double dot = 0;  // softmax: sum g*y; log_softmax: sum g
+        for (std::int64_t j = 0; j < v.n; ++j) dot += log_space ? gp[at(j)] : gp[at(j)] * yp[at(j)];
+        for (std::int64_t j = 0; j < v.n; ++j) {
+          const double p = log_space ? portable::exp(yp[at(j)]) : yp[at(j)];
+          dx[at(j)] = static_cast<T>(log_space ? gp[at(j)] - p * dot : p * (gp[at(j)] - dot));
+        }
+      }
+  });
+  d[0] = std::move(ga);
 }
 }  // namespace
 

@@ -6,6 +6,9 @@
 
 namespace nnx {
 
+using detail::Grads;
+using detail::Node;
+
 Array reshape(const Array& a, Shape shape) {
   int inferred = -1;
   std::int64_t known = 1;
@@ -23,11 +26,7 @@ Array reshape(const Array& a, Shape shape) {
     shape[static_cast<std::size_t>(inferred)] = a.numel() / known;
   }
   Array out = a.reshape(shape);  // shares the buffer; throws naming both shapes on a size mismatch
-  if (detail::Tape* tape = detail::recording_for({&a})) {
-    const std::int32_t node = a.grad_node();
-    const Shape original = a.shape();
-    tape->record(out, [=](const Array& g) { tape->accumulate(node, g.reshape(original)); });
-  }
+  detail::record(out, "reshape", {a}, {}, [](const Array& g, const Node&, Grads& d) { d[0] = g.reshape(d.shape(0)); });
   return out;
 }
 
@@ -52,6 +51,12 @@ Array concat(const std::vector<Array>& arrays, int axis) {
   bool abstract = false;
   for (const auto& a : arrays) abstract = abstract || a.is_abstract();
   if (abstract) return Array::abstract(shape, first.dtype());
+  // A node has at most kMaxInputs inputs: a longer concat being differentiated is a concat of two
+  // concats (the same values; only copies, no arithmetic).
+  if (arrays.size() > detail::kMaxInputs && detail::Tape::recording()) {
+    const auto half = arrays.begin() + static_cast<std::ptrdiff_t>(arrays.size() / 2);
+    return concat({concat({arrays.begin(), half}, ax), concat({half, arrays.end()}, ax)}, ax);
+  }
   // View every array as (outer, width_i) where outer = product of dims before the axis.
   std::int64_t outer = 1;
   for (int d = 0; d < ax; ++d) outer *= shape[static_cast<std::size_t>(d)];
@@ -60,45 +65,36 @@ Array concat(const std::vector<Array>& arrays, int axis) {
   const std::size_t esize = dtype_size(first.dtype());
   auto* dst = static_cast<char*>(out.mutable_raw_data());
   std::int64_t offset = 0;
-  std::vector<std::int64_t> widths;
+  detail::Saved saved;  // num: each input's width (elements per outer row), for the rule
   for (const auto& a : arrays) {
     const std::int64_t w = outer ? a.numel() / outer : 0;
     const auto* src = static_cast<const char*>(a.raw_data());
     for (std::int64_t o = 0; o < outer; ++o)
       std::memcpy(dst + (o * total + offset) * static_cast<std::int64_t>(esize), src + o * w * static_cast<std::int64_t>(esize),
                   static_cast<std::size_t>(w) * esize);
-    widths.push_back(w);
+    saved.num[static_cast<std::size_t>(&a - arrays.data())] = static_cast<double>(w);
     offset += w;
   }
-  std::vector<const Array*> inputs;
-  for (const auto& a : arrays) inputs.push_back(&a);
-  detail::Tape* tape = detail::Tape::recording();
-  bool tracked = false;
-  for (const auto* a : inputs) tracked = tracked || a->grad_node() >= 0;
-  if (tape && tracked) {
-    std::vector<std::int32_t> nodes;
-    std::vector<Shape> shapes;
-    for (const auto& a : arrays) {
-      nodes.push_back(a.grad_node());
-      shapes.push_back(a.shape());
-    }
-    tape->record(out, [=](const Array& g) {
-      const auto* src = static_cast<const char*>(g.raw_data());
-      std::int64_t off = 0;
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (nodes[i] >= 0) {
-          Array gi = Array::empty(shapes[i], g.dtype());
-          auto* d = static_cast<char*>(gi.mutable_raw_data());
-          for (std::int64_t o = 0; o < outer; ++o)
-            std::memcpy(d + o * widths[i] * static_cast<std::int64_t>(esize),
-                        src + (o * total + off) * static_cast<std::int64_t>(esize),
-                        static_cast<std::size_t>(widths[i]) * esize);
-          tape->accumulate(nodes[i], std::move(gi));
-        }
-        off += widths[i];
+  std::vector<std::reference_wrapper<const Array>> inputs(arrays.begin(), arrays.end());
+  detail::record(out, "concat", inputs, saved, [](const Array& g, const Node& n, Grads& d) {
+    std::int64_t total = 0;
+    for (std::size_t i = 0; i < n.n_inputs; ++i) total += static_cast<std::int64_t>(n.num[i]);
+    const std::int64_t outer = total ? g.numel() / total : 0;
+    const auto esize = static_cast<std::int64_t>(dtype_size(g.dtype()));
+    const auto* src = static_cast<const char*>(g.raw_data());
+    std::int64_t offset = 0;
+    for (std::size_t i = 0; i < n.n_inputs; ++i) {
+      const auto width = static_cast<std::int64_t>(n.num[i]);
+      if (d.wanted(i)) {
+        d[i] = Array::empty(d.shape(i), g.dtype());
+        auto* dst = static_cast<char*>(d[i].mutable_raw_data());
+        for (std::int64_t o = 0; o < outer; ++o)
+          std::memcpy(dst + o * width * esize, src + (o * total + offset) * esize,
+                      static_cast<std::size_t>(width * esize));
       }
-    });
-  }
+      offset += width;
+    }
+  });
   return out;
 }
 
@@ -134,22 +130,20 @@ Array gather_rows(const Array& a, const Array& indices) {
   const auto* src = static_cast<const char*>(a.raw_data());
   for (std::size_t i = 0; i < idx.size(); ++i)
     std::memcpy(dst + i * row_bytes, src + static_cast<std::size_t>(idx[i]) * row_bytes, row_bytes);
-  if (detail::Tape* tape = detail::recording_for({&a})) {
-    const std::int32_t node = a.grad_node();
-    const Shape original = a.shape();
-    tape->record(out, [=](const Array& g) {
-      Array ga = Array::zeros(original, g.dtype());
-      detail::floating("gather_rows backward", g, [&](auto t) {
-        using T = decltype(t);
-        const std::size_t width = row_bytes / sizeof(T);
-        T* acc = ga.mutable_data<T>();
-        const T* src_g = g.data<T>();
-        for (std::size_t i = 0; i < idx.size(); ++i)  // in order: repeated rows add up deterministically
-          for (std::size_t j = 0; j < width; ++j) acc[static_cast<std::size_t>(idx[i]) * width + j] += src_g[i * width + j];
-      });
-      tape->accumulate(node, std::move(ga));
+  detail::record(out, "gather_rows", {a}, {.arrays = {indices}}, [](const Array& g, const Node& n, Grads& d) {
+    const Shape& shape = d.shape(0);
+    const std::vector<std::int64_t> idx = row_indices(n.saved[0], shape[0]);
+    Array ga = Array::zeros(shape, g.dtype());
+    detail::floating("gather_rows backward", g, [&](auto t) {
+      using T = decltype(t);
+      const auto width = static_cast<std::size_t>(shape[0] ? ga.numel() / shape[0] : 0);
+      T* acc = ga.mutable_data<T>();
+      const T* src = g.data<T>();
+      for (std::size_t i = 0; i < idx.size(); ++i)  // in order: repeated rows add up deterministically
+        for (std::size_t j = 0; j < width; ++j) acc[static_cast<std::size_t>(idx[i]) * width + j] += src[i * width + j];
     });
-  }
+    d[0] = std::move(ga);
+  });
   return out;
 }
 
