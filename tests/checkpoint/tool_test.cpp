@@ -6,6 +6,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <nnx/checkpoint.hpp>
+#include <nnx/checkpoint/json.hpp>
 #include <nnx/nnx.hpp>
 #include <string>
 #include <vector>
