@@ -11,6 +11,7 @@
 #include <csignal>
 #include <iostream>
 #include <nnx/checkpoint.hpp>
+#include <nnx/checkpoint/json.hpp>
 #include <nnx/models.hpp>
 
 namespace ckpt = nnx::checkpoint;

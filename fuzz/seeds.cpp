@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nnx/checkpoint.hpp>
+#include <nnx/checkpoint/json.hpp>
 #include <nnx/models.hpp>
 
 int main(int argc, char** argv) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "format_version.hpp"
 #include "io.hpp"
 
 #define XXH_INLINE_ALL
@@ -152,6 +153,165 @@ std::uint64_t write_array_file(const std::string& path, const State& state) {
   return size;
 }
 
+namespace {
+// The steps of opening an array file, in order; each throws CheckpointError naming the file.
+struct Footer {
+  std::uint64_t index_offset = 0, index_size = 0, index_sum = 0;
+};
+
+// An empty array file is a header and a footer: anything shorter cannot be one.
+void check_minimum_size(const std::string& path, std::uint64_t size) {
+  if (size < kHeaderSize + kFooterSize)
+    throw CheckpointError(ErrorCode::truncated, "'" + path + "' is truncated: " + std::to_string(size) +
+                                                    " bytes, less than the " + std::to_string(kHeaderSize + kFooterSize) +
+                                                    " of an empty nnx array file; restore an earlier step");
+}
+
+// Checks the endianness flag, the magic number and the version; returns the version.
+std::uint32_t read_header(const io::File& f) {
+  const std::string& path = f.path();
+  char header[kHeaderSize];
+  f.read_at(header, kHeaderSize, 0);
+  if (header[0] != 1)
+    throw CheckpointError(ErrorCode::format, "'" + path + "' is not an nnx array file (its first byte is " +
+                                                 std::to_string(static_cast<int>(static_cast<unsigned char>(header[0]))) +
+                                                 ", expected 1); check the path");
+  std::uint64_t magic = 0;
+  std::uint32_t version = 0, flags = 0;
+  {
+    io::MemoryReadBuffer buf(header, kHeaderSize);
+    std::istream s(&buf);
+    In ar(s);
+    ar(magic, version, flags);
+  }
+  if (magic != kMagic)
+    throw CheckpointError(ErrorCode::format, "'" + path + "' is not an nnx array file (wrong magic number); check the path");
+  check_format_version("'" + path + "'", version, kArrayFormatVersion);
+  return version;
+}
+
+// Checks the end marker and that the footer points at the bytes between the data and itself.
+Footer read_footer(const io::File& f, std::uint64_t size) {
+  const std::string& path = f.path();
+  char footer[kFooterSize];
+  f.read_at(footer, kFooterSize, size - kFooterSize);
+  Footer out;
+  std::uint64_t end_magic = 0;
+  {
+    std::string footer_stream(1, '\1');  // the footer is written by the header's archive: no flag byte of its own
+    footer_stream.append(footer, kFooterSize);
+    io::MemoryReadBuffer buf(footer_stream.data(), footer_stream.size());
+    std::istream s(&buf);
+    In ar(s);
+    ar(out.index_offset, out.index_size, out.index_sum, end_magic);
+  }
+  if (end_magic != kEndMagic)
+    throw CheckpointError(ErrorCode::truncated, "'" + path + "' is truncated or was not completely written (no end marker in its last " +
+                                                    std::to_string(kFooterSize) + " bytes); restore an earlier step");
+  if (out.index_offset < kHeaderSize || out.index_size > size - kHeaderSize - kFooterSize ||
+      out.index_offset != size - kFooterSize - out.index_size)
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the footer points outside the file (index at " +
+                                                    std::to_string(out.index_offset) + ", " + std::to_string(out.index_size) +
+                                                    " bytes, file " + std::to_string(size) + " bytes); restore an earlier step");
+  return out;
+}
+
+// The index's bytes, their checksum verified and their archive flag checked.
+std::string read_verified_index(const io::File& f, const Footer& footer) {
+  const std::string& path = f.path();
+  std::string bytes(static_cast<std::size_t>(footer.index_size), '\0');
+  f.read_at(bytes.data(), bytes.size(), footer.index_offset);
+  if (checksum(bytes.data(), bytes.size()) != footer.index_sum)
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index checksum does not match; the file is damaged; "
+                                                             "restore an earlier step");
+  if (bytes.size() < 1 + 8 || bytes[0] != 1)
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index is corrupted: no valid header; restore an earlier step");
+  return bytes;
+}
+
+Path parse_path(IndexParser& p) {
+  const auto keys = p.read<std::uint32_t>();
+  if (keys > p.remaining()) p.corrupt("a path claims " + std::to_string(keys) + " keys");
+  std::vector<PathKey> path_keys;
+  for (std::uint32_t k = 0; k < keys; ++k) {
+    const auto tag = p.read<std::uint8_t>();
+    if (tag == 1)
+      path_keys.emplace_back(p.read<std::int64_t>());
+    else if (tag == 0)
+      path_keys.emplace_back(p.read_string("a path key"));
+    else
+      p.corrupt("a path key has type tag " + std::to_string(tag));
+  }
+  return Path(std::move(path_keys));
+}
+
+Metadata parse_metadata(IndexParser& p) {
+  Metadata metadata;
+  const auto count = p.read<std::uint32_t>();
+  if (count > p.remaining() / 8) p.corrupt("a metadata count of " + std::to_string(count));
+  for (std::uint32_t m = 0; m < count; ++m) {
+    std::string key = p.read_string("a metadata key");
+    metadata[key] = p.read_string("a metadata value");
+  }
+  return metadata;
+}
+
+// One entry as stored, its dtype, rank and dimensions checked (not yet its place in the file).
+ArrayEntry parse_entry(IndexParser& p) {
+  ArrayEntry e;
+  e.path = parse_path(p);
+  e.kind = p.read_string("a kind name");
+  e.metadata = parse_metadata(p);
+  const auto dtype = p.read<std::uint8_t>();
+  if (dtype > static_cast<std::uint8_t>(DType::uint32)) p.corrupt(e.path.str() + " has dtype code " + std::to_string(dtype));
+  e.dtype = static_cast<DType>(dtype);
+  const auto rank = p.read<std::uint8_t>();
+  if (rank > Shape::max_rank) p.corrupt(e.path.str() + " has rank " + std::to_string(rank));
+  for (std::uint8_t d = 0; d < rank; ++d) {
+    const auto dim = p.read<std::int64_t>();
+    if (dim < 0) p.corrupt(e.path.str() + " has a negative dimension");
+    e.shape.push_back(dim);
+  }
+  e.offset = p.read<std::uint64_t>();
+  e.nbytes = p.read<std::uint64_t>();
+  e.checksum = p.read<std::uint64_t>();
+  return e;
+}
+
+// The data must be exactly the shape's bytes, inside the data section, right after the previous.
+void check_entry_layout(const IndexParser& p, const ArrayEntry& e, std::uint64_t expected_offset, std::uint64_t index_offset) {
+  std::uint64_t expect_bytes = dtype_size(e.dtype);
+  for (std::int64_t d : e.shape) {
+    if (d != 0 && expect_bytes > index_offset / static_cast<std::uint64_t>(d))
+      p.corrupt(e.path.str() + " has shape " + shape_string(e.shape) + ", larger than the file");
+    expect_bytes *= static_cast<std::uint64_t>(d);
+  }
+  if (e.nbytes != expect_bytes || e.offset != expected_offset || e.offset + e.nbytes > index_offset)
+    p.corrupt(e.path.str() + " claims " + std::to_string(e.nbytes) + " bytes at offset " + std::to_string(e.offset) + " for " +
+              ShapeDtype{e.shape, e.dtype}.str() + "; they do not fit the data section");
+}
+
+// Every entry, in sorted path order, the arrays covering the data section exactly.
+std::vector<ArrayEntry> parse_index(const std::string& path, const std::string& bytes, std::uint64_t index_offset) {
+  IndexParser p(path, bytes.data(), bytes.size());
+  const auto count = p.read<std::uint64_t>();
+  if (count > p.remaining() / kMinEntrySize) p.corrupt("it claims " + std::to_string(count) + " arrays, more than fit in it");
+  std::vector<ArrayEntry> entries;
+  entries.reserve(static_cast<std::size_t>(count));
+  std::uint64_t expected_offset = kHeaderSize;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    ArrayEntry e = parse_entry(p);
+    check_entry_layout(p, e, expected_offset, index_offset);
+    expected_offset = e.offset + e.nbytes;
+    if (!entries.empty() && !(entries.back().path < e.path)) p.corrupt("paths are not in sorted order at " + e.path.str());
+    entries.push_back(std::move(e));
+  }
+  if (expected_offset != index_offset) p.corrupt("the arrays do not cover the data section");
+  if (p.remaining() != 0) p.corrupt(std::to_string(p.remaining()) + " unexplained bytes after the last entry");
+  return entries;
+}
+}  // namespace
+
 struct ArrayFileReader::Impl {
   io::File file;
 };
@@ -160,110 +320,10 @@ ArrayFileReader::ArrayFileReader(const std::string& path) : impl_(new Impl{io::F
   try {
     const io::File& f = impl_->file;
     size_ = f.size();
-    if (size_ < kHeaderSize + kFooterSize)
-      throw CheckpointError(ErrorCode::truncated, "'" + path + "' is truncated: " + std::to_string(size_) +
-                                                      " bytes, less than the " + std::to_string(kHeaderSize + kFooterSize) +
-                                                      " of an empty nnx array file; restore an earlier step");
-    char header[kHeaderSize];
-    f.read_at(header, kHeaderSize, 0);
-    std::uint64_t magic = 0, index_offset = 0, index_size = 0, index_sum = 0, end_magic = 0;
-    std::uint32_t flags = 0;
-    {
-      io::MemoryReadBuffer buf(header, kHeaderSize);
-      std::istream s(&buf);
-      if (header[0] != 1)
-        throw CheckpointError(ErrorCode::format, "'" + path + "' is not an nnx array file (its first byte is " +
-                                                     std::to_string(static_cast<int>(static_cast<unsigned char>(header[0]))) +
-                                                     ", expected 1); check the path");
-      In ar(s);
-      ar(magic, index_.format_version, flags);
-    }
-    if (magic != kMagic)
-      throw CheckpointError(ErrorCode::format, "'" + path + "' is not an nnx array file (wrong magic number); check the path");
-    if (index_.format_version > kArrayFormatVersion || index_.format_version == 0)
-      throw CheckpointError(ErrorCode::format, "'" + path + "' has format version " + std::to_string(index_.format_version) +
-                                                   ", this build of nnx reads versions 1 to " +
-                                                   std::to_string(kArrayFormatVersion) + "; upgrade nnx to read it");
-    char footer[kFooterSize];
-    f.read_at(footer, kFooterSize, size_ - kFooterSize);
-    {
-      std::string footer_stream(1, '\1');  // the footer is written by the header's archive: no flag byte of its own
-      footer_stream.append(footer, kFooterSize);
-      io::MemoryReadBuffer buf(footer_stream.data(), footer_stream.size());
-      std::istream s(&buf);
-      In ar(s);
-      ar(index_offset, index_size, index_sum, end_magic);
-    }
-    if (end_magic != kEndMagic)
-      throw CheckpointError(ErrorCode::truncated, "'" + path + "' is truncated or was not completely written (no end marker in its last " +
-                                                      std::to_string(kFooterSize) + " bytes); restore an earlier step");
-    if (index_offset < kHeaderSize || index_size > size_ - kHeaderSize - kFooterSize || index_offset != size_ - kFooterSize - index_size)
-      throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the footer points outside the file (index at " +
-                                                      std::to_string(index_offset) + ", " + std::to_string(index_size) +
-                                                      " bytes, file " + std::to_string(size_) + " bytes); restore an earlier step");
-    std::string index_bytes(static_cast<std::size_t>(index_size), '\0');
-    f.read_at(index_bytes.data(), index_bytes.size(), index_offset);
-    if (checksum(index_bytes.data(), index_bytes.size()) != index_sum)
-      throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index checksum does not match; the file is damaged; "
-                                                               "restore an earlier step");
-    if (index_bytes.size() < 1 + 8 || index_bytes[0] != 1)
-      throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index is corrupted: no valid header; restore an earlier step");
-    IndexParser p(path, index_bytes.data(), index_bytes.size());
-    const auto count = p.read<std::uint64_t>();
-    if (count > p.remaining() / kMinEntrySize) p.corrupt("it claims " + std::to_string(count) + " arrays, more than fit in it");
-    index_.entries.reserve(static_cast<std::size_t>(count));
-    std::uint64_t expected_offset = kHeaderSize;
-    for (std::uint64_t i = 0; i < count; ++i) {
-      ArrayEntry e;
-      const auto keys = p.read<std::uint32_t>();
-      if (keys > p.remaining()) p.corrupt("a path claims " + std::to_string(keys) + " keys");
-      std::vector<PathKey> path_keys;
-      for (std::uint32_t k = 0; k < keys; ++k) {
-        const auto tag = p.read<std::uint8_t>();
-        if (tag == 1)
-          path_keys.emplace_back(p.read<std::int64_t>());
-        else if (tag == 0)
-          path_keys.emplace_back(p.read_string("a path key"));
-        else
-          p.corrupt("a path key has type tag " + std::to_string(tag));
-      }
-      e.path = Path(std::move(path_keys));
-      e.kind = p.read_string("a kind name");
-      const auto meta = p.read<std::uint32_t>();
-      if (meta > p.remaining() / 8) p.corrupt("a metadata count of " + std::to_string(meta));
-      for (std::uint32_t m = 0; m < meta; ++m) {
-        std::string key = p.read_string("a metadata key");
-        e.metadata[key] = p.read_string("a metadata value");
-      }
-      const auto dtype = p.read<std::uint8_t>();
-      if (dtype > static_cast<std::uint8_t>(DType::uint32)) p.corrupt(e.path.str() + " has dtype code " + std::to_string(dtype));
-      e.dtype = static_cast<DType>(dtype);
-      const auto rank = p.read<std::uint8_t>();
-      if (rank > Shape::max_rank) p.corrupt(e.path.str() + " has rank " + std::to_string(rank));
-      for (std::uint8_t d = 0; d < rank; ++d) {
-        const auto dim = p.read<std::int64_t>();
-        if (dim < 0) p.corrupt(e.path.str() + " has a negative dimension");
-        e.shape.push_back(dim);
-      }
-      e.offset = p.read<std::uint64_t>();
-      e.nbytes = p.read<std::uint64_t>();
-      e.checksum = p.read<std::uint64_t>();
-      // The data must be exactly the shape's bytes, inside the data section, in order.
-      std::uint64_t expect_bytes = dtype_size(e.dtype);
-      for (std::int64_t d : e.shape) {
-        if (d != 0 && expect_bytes > index_offset / static_cast<std::uint64_t>(d))
-          p.corrupt(e.path.str() + " has shape " + shape_string(e.shape) + ", larger than the file");
-        expect_bytes *= static_cast<std::uint64_t>(d);
-      }
-      if (e.nbytes != expect_bytes || e.offset != expected_offset || e.offset + e.nbytes > index_offset)
-        p.corrupt(e.path.str() + " claims " + std::to_string(e.nbytes) + " bytes at offset " + std::to_string(e.offset) +
-                  " for " + ShapeDtype{e.shape, e.dtype}.str() + "; they do not fit the data section");
-      expected_offset = e.offset + e.nbytes;
-      if (!index_.entries.empty() && !(index_.entries.back().path < e.path)) p.corrupt("paths are not in sorted order at " + e.path.str());
-      index_.entries.push_back(std::move(e));
-    }
-    if (expected_offset != index_offset) p.corrupt("the arrays do not cover the data section");
-    if (p.remaining() != 0) p.corrupt(std::to_string(p.remaining()) + " unexplained bytes after the last entry");
+    check_minimum_size(path, size_);
+    index_.format_version = read_header(f);
+    const Footer footer = read_footer(f, size_);
+    index_.entries = parse_index(path, read_verified_index(f, footer), footer.index_offset);
   } catch (...) {
     delete impl_;
     throw;

@@ -1,16 +1,25 @@
 #include "nnx/checkpoint/items.hpp"
 
+#include <cereal/archives/json.hpp>
+#include <sstream>
+
+#include "format_version.hpp"
 #include "json_guard.hpp"
 
 namespace nnx::checkpoint {
 
+const char* item_type_name(ItemType type) { return type == ItemType::state ? "state" : "json"; }
+
+std::optional<ItemType> parse_item_type(std::string_view name) {
+  if (name == "state") return ItemType::state;
+  if (name == "json") return ItemType::json;
+  return std::nullopt;
+}
+
 void JsonItem::check_header(const std::string& format, std::uint32_t version) {
   if (format != kJsonItemFormat)
     throw CheckpointError(ErrorCode::format, "JSON item has format '" + format + "', expected '" + kJsonItemFormat + "'");
-  if (version > kJsonItemVersion || version == 0)
-    throw CheckpointError(ErrorCode::format, "JSON item has format version " + std::to_string(version) +
-                                                 ", this build of nnx reads versions 1 to " + std::to_string(kJsonItemVersion) +
-                                                 "; upgrade nnx to read it");
+  check_format_version("JSON item", version, kJsonItemVersion);
 }
 
 void JsonItem::check_text() const { check_json_numbers(text_, "JSON item"); }
@@ -52,23 +61,29 @@ Composite& Composite::add(const std::string& name, JsonItem json) {
 }
 
 namespace {
-template <class T, class Map> const T& get_item(const Map& items, const std::string& name, const char* type) {
+template <class Map> const typename Map::mapped_type& find_item(const Map& items, const std::string& name) {
   auto it = items.find(name);
   if (it == items.end()) {
     std::string names;
     for (const auto& [n, v] : items) names += (names.empty() ? "" : ", ") + n;
     throw CheckpointError(ErrorCode::not_found, "no item '" + name + "' (items: " + (names.empty() ? "none" : names) + ")");
   }
-  if (!std::holds_alternative<T>(it->second))
+  return it->second;
+}
+
+template <class T, class Map> const T& get_item(const Map& items, const std::string& name, const char* type) {
+  const auto& item = find_item(items, name);
+  if (!std::holds_alternative<T>(item))
     throw CheckpointError(ErrorCode::usage, "item '" + name + "' is not a " + type);
-  return std::get<T>(it->second);
+  return std::get<T>(item);
 }
 }  // namespace
 
-bool Composite::is_state(const std::string& name) const {
-  auto it = items_.find(name);
-  return it != items_.end() && std::holds_alternative<State>(it->second);
+ItemType Composite::type(const std::string& name) const {
+  return std::holds_alternative<State>(find_item(items_, name)) ? ItemType::state : ItemType::json;
 }
+
+bool Composite::is_state(const std::string& name) const { return contains(name) && type(name) == ItemType::state; }
 const State& Composite::state(const std::string& name) const { return get_item<State>(items_, name, "State"); }
 State& Composite::state(const std::string& name) { return const_cast<State&>(get_item<State>(items_, name, "State")); }
 const JsonItem& Composite::json(const std::string& name) const { return get_item<JsonItem>(items_, name, "JSON item"); }

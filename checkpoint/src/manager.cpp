@@ -17,11 +17,11 @@ namespace fs = boost::filesystem;
 
 namespace nnx::checkpoint {
 
-namespace {
-std::int64_t now_unix_ms() {
+std::int64_t system_clock_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+namespace {
 std::string join_steps(const std::vector<std::int64_t>& steps) {
   if (steps.empty()) return "none";
   std::string s;
@@ -73,6 +73,7 @@ CheckpointManager::CheckpointManager(std::string directory, Options options)
                                                 std::to_string(*options_.max_to_keep));
   if (options_.keep_period && *options_.keep_period < 1)
     throw CheckpointError(ErrorCode::usage, "keep_period must be >= 1, got " + std::to_string(*options_.keep_period));
+  if (!options_.clock) throw CheckpointError(ErrorCode::usage, "clock is empty; leave it at its default (the system clock)");
   boost::system::error_code ec;
   if (!fs::is_directory(directory_, ec)) {
     if (fs::exists(directory_, ec))
@@ -246,7 +247,7 @@ bool CheckpointManager::save(std::int64_t step, const Composite& items, const Me
   }
   if (items.empty()) throw CheckpointError(ErrorCode::usage, "save: nothing to save (the Composite has no items)");
   for (const auto& name : items.names())
-    if (items.is_state(name))
+    if (items.type(name) == ItemType::state)
       for (const auto& [path, var] : items.state(name))
         if (var.value.is_abstract())
           throw CheckpointError(ErrorCode::usage, "save: item '" + name + "' path '" + path.str() + "' is abstract (" +
@@ -280,10 +281,10 @@ void CheckpointManager::write_step(std::int64_t step, const Composite& items, co
   StepMetadata m{step, 0, metrics, {}};
   try {
     for (const auto& item : items.names()) {
-      const std::string type = items.is_state(item) ? "state" : "json";
+      const ItemType type = items.type(item);
       const std::string file = item_file_name(item, type);
       std::uint64_t bytes = 0;
-      if (type == "state") {
+      if (type == ItemType::state) {
         bytes = write_array_file(tmp_dir + "/" + file, items.state(item));
       } else {
         const std::string& text = items.json(item).text();
@@ -292,7 +293,7 @@ void CheckpointManager::write_step(std::int64_t step, const Composite& items, co
       }
       m.items.push_back({item, type, file, bytes});
     }
-    m.created_unix_ms = now_unix_ms();
+    m.created_unix_ms = options_.clock();
     io::write_file_durably(tmp_dir + "/" + kMetadataFile, step_metadata_json(m));
     io::write_file_durably(tmp_dir + "/" + kCommitFile, std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) +
                                                             " step " + std::to_string(step) + "\n");

@@ -9,16 +9,41 @@
 #include <ctime>
 #include <sstream>
 
+#include "format_version.hpp"
 #include "io.hpp"
 #include "json_guard.hpp"
 #include "metadata.hpp"
 
 namespace nnx::checkpoint {
 
-template <class Archive> void serialize(Archive& ar, ItemInfo& item) {
-  ar(cereal::make_nvp("name", item.name), cereal::make_nvp("type", item.type), cereal::make_nvp("file", item.file),
-     cereal::make_nvp("bytes", item.bytes));
+namespace {
+// An ItemInfo as spelled on disk: the type is the word ("state", "json"), checked after reading.
+struct StoredItem {
+  std::string name, type, file;
+  std::uint64_t bytes = 0;
+  template <class Archive> void serialize(Archive& ar) {
+    ar(cereal::make_nvp("name", name), cereal::make_nvp("type", type), cereal::make_nvp("file", file),
+       cereal::make_nvp("bytes", bytes));
+  }
+};
+
+std::vector<StoredItem> to_stored(const std::vector<ItemInfo>& items) {
+  std::vector<StoredItem> out;
+  for (const auto& i : items) out.push_back({i.name, item_type_name(i.type), i.file, i.bytes});
+  return out;
 }
+
+ItemInfo from_stored(const StoredItem& item, const std::string& file) {
+  Composite::check_name(item.name);
+  const std::optional<ItemType> type = parse_item_type(item.type);
+  if (!type) throw CheckpointError(ErrorCode::corrupted, "'" + file + "': item '" + item.name + "' has unknown type '" + item.type + "'");
+  const std::string expected_file = item_file_name(item.name, *type);
+  if (item.file != expected_file)
+    throw CheckpointError(ErrorCode::corrupted, "'" + file + "': item '" + item.name + "' names file '" + item.file +
+                                                    "', expected '" + expected_file + "'");
+  return {item.name, *type, item.file, item.bytes};
+}
+}  // namespace
 
 std::uint64_t StepMetadata::bytes() const {
   std::uint64_t n = 0;
@@ -51,7 +76,7 @@ std::string step_metadata_json(const StepMetadata& m) {
     ar.startNode();
     for (const auto& [name, value] : m.metrics) ar(cereal::make_nvp(name, value));
     ar.finishNode();
-    ar(cereal::make_nvp("items", m.items));
+    ar(cereal::make_nvp("items", to_stored(m.items)));
   }
   return out.str();
 }
@@ -59,6 +84,7 @@ std::string step_metadata_json(const StepMetadata& m) {
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file) {
   check_json_numbers(text, file);
   StepMetadata m;
+  std::vector<StoredItem> items;
   try {
     std::istringstream in(text);
     cereal::JSONInputArchive ar(in);
@@ -67,10 +93,7 @@ StepMetadata parse_step_metadata(const std::string& text, const std::string& fil
     ar(cereal::make_nvp("format", format), cereal::make_nvp("format_version", version));
     if (format != kStepFormat)
       throw CheckpointError(ErrorCode::format, "'" + file + "' has format '" + format + "', expected '" + kStepFormat + "'");
-    if (version > kStepFormatVersion || version == 0)
-      throw CheckpointError(ErrorCode::format, "'" + file + "' has format version " + std::to_string(version) +
-                                                   ", this build of nnx reads versions 1 to " + std::to_string(kStepFormatVersion) +
-                                                   "; upgrade nnx to read it");
+    check_format_version("'" + file + "'", version, kStepFormatVersion);
     ar(cereal::make_nvp("step", m.step), cereal::make_nvp("created_unix_ms", m.created_unix_ms));
     ar.setNextName("metrics");
     ar.startNode();
@@ -81,24 +104,17 @@ StepMetadata parse_step_metadata(const std::string& text, const std::string& fil
       m.metrics[key] = v;
     }
     ar.finishNode();
-    ar(cereal::make_nvp("items", m.items));
+    ar(cereal::make_nvp("items", items));
   } catch (const cereal::Exception& e) {
     throw CheckpointError(ErrorCode::corrupted, "'" + file + "' is not valid step metadata (" + e.what() +
                                                     "); the step is damaged; restore another step");
   }
-  for (const auto& item : m.items) {
-    Composite::check_name(item.name);
-    if (item.type != "state" && item.type != "json")
-      throw CheckpointError(ErrorCode::corrupted, "'" + file + "': item '" + item.name + "' has unknown type '" + item.type + "'");
-    if (item.file != item_file_name(item.name, item.type))
-      throw CheckpointError(ErrorCode::corrupted, "'" + file + "': item '" + item.name + "' names file '" + item.file +
-                                                      "', expected '" + item_file_name(item.name, item.type) + "'");
-  }
+  for (const auto& item : items) m.items.push_back(from_stored(item, file));
   return m;
 }
 
-std::string item_file_name(const std::string& name, const std::string& type) {
-  return name + (type == "state" ? ".nnxa" : ".json");
+std::string item_file_name(const std::string& name, ItemType type) {
+  return name + (type == ItemType::state ? ".nnxa" : ".json");
 }
 
 StepMetadata read_step_metadata(const std::string& step_directory) {

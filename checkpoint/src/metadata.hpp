@@ -17,6 +17,6 @@ inline constexpr std::uint64_t kMaxMetadataBytes = 64 << 20;
 
 std::string step_metadata_json(const StepMetadata& metadata);
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file);
-std::string item_file_name(const std::string& name, const std::string& type);
+std::string item_file_name(const std::string& name, ItemType type);
 
 }  // namespace nnx::checkpoint

@@ -1,5 +1,5 @@
 // Restoring: into a target (strict, every difference named), or without one (plain maps).
-#include <boost/filesystem.hpp>
+#include <algorithm>
 
 #include "io.hpp"
 #include "metadata.hpp"
@@ -8,25 +8,39 @@
 
 namespace nnx::checkpoint {
 
+// What every restore needs before reading an item. Everything is held by value: the ItemInfo is a
+// copy, never a reference into `metadata` (a reference outlived its metadata once).
+struct CheckpointManager::OpenedItem {
+  std::int64_t step;
+  std::string directory;  // the step's directory
+  StepMetadata metadata;
+  ItemInfo info;
+  std::string file() const { return directory + "/" + info.file; }
+};
+
+// Resolves `step` (the latest when unset), reads its metadata and finds `item`, which must be of
+// `type`; each failure is a CheckpointError naming the step, the item and what there is instead.
+CheckpointManager::OpenedItem CheckpointManager::open_item(std::optional<std::int64_t> step, const std::string& item,
+                                                           ItemType type) const {
+  const std::int64_t s = resolve(step);
+  OpenedItem opened{s, step_directory(s), {}, {}};
+  opened.metadata = read_step_metadata(opened.directory);
+  const auto& items = opened.metadata.items;
+  const auto found = std::find_if(items.begin(), items.end(), [&](const ItemInfo& i) { return i.name == item; });
+  if (found == items.end()) {
+    std::string names;
+    for (const auto& i : items) names += (names.empty() ? "" : ", ") + i.name + " (" + item_type_name(i.type) + ")";
+    throw CheckpointError(ErrorCode::not_found, "step " + std::to_string(s) + " in '" + opened.directory + "' has no item '" +
+                                                    item + "' (items: " + (names.empty() ? "none" : names) + ")");
+  }
+  if (found->type != type)
+    throw CheckpointError(ErrorCode::usage, "item '" + item + "' of step " + std::to_string(s) + " is a " +
+                                                item_type_name(found->type) + " item, not a " + item_type_name(type) + " item");
+  opened.info = *found;
+  return opened;
+}
+
 namespace {
-const ItemInfo& find_item(const StepMetadata& m, const std::string& item, const std::string& step_dir) {
-  for (const auto& i : m.items)
-    if (i.name == item) return i;
-  std::string names;
-  for (const auto& i : m.items) names += (names.empty() ? "" : ", ") + i.name + " (" + i.type + ")";
-  throw CheckpointError(ErrorCode::not_found, "step " + std::to_string(m.step) + " in '" + step_dir + "' has no item '" + item +
-                                                  "' (items: " + (names.empty() ? "none" : names) + ")");
-}
-
-const ItemInfo& find_item_of_type(const StepMetadata& m, const std::string& item, const std::string& type,
-                                  const std::string& step_dir) {
-  const ItemInfo& info = find_item(m, item, step_dir);
-  if (info.type != type)
-    throw CheckpointError(ErrorCode::usage, "item '" + item + "' of step " + std::to_string(m.step) + " is a " + info.type +
-                                                " item, not a " + type + " item");
-  return info;
-}
-
 // The stored structure as an abstract State (kinds, metadata, shapes, dtypes; no data read).
 State stored_structure(const ArrayFileReader& reader) {
   State s;
@@ -66,19 +80,16 @@ State restore_into(const ArrayFileReader& reader, const State& target, const Res
 
 Composite CheckpointManager::restore(std::optional<std::int64_t> step, const Composite& targets,
                                      const RestoreOptions& options) const {
-  const std::int64_t s = resolve(step);
-  const std::string dir = step_directory(s);
-  const StepMetadata m = read_step_metadata(dir);
+  const std::int64_t s = resolve(step);  // once: every item comes from the same step
   Composite out;
   for (const auto& name : targets.names()) {
-    if (targets.is_state(name)) {
-      const ItemInfo& info = find_item_of_type(m, name, "state", dir);
-      ArrayFileReader reader(dir + "/" + info.file);
-      out.add(name, restore_into(reader, targets.state(name), options,
+    const ItemType type = targets.type(name);
+    const OpenedItem opened = open_item(s, name, type);
+    if (type == ItemType::state) {
+      out.add(name, restore_into(ArrayFileReader(opened.file()), targets.state(name), options,
                                  "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'"));
     } else {
-      const ItemInfo& info = find_item_of_type(m, name, "json", dir);
-      out.add(name, JsonItem::from_text(io::read_small_file(dir + "/" + info.file, kMaxMetadataBytes)));
+      out.add(name, JsonItem::from_text(io::read_small_file(opened.file(), kMaxMetadataBytes)));
     }
   }
   return out;
@@ -89,11 +100,7 @@ State CheckpointManager::restore(std::optional<std::int64_t> step, const State& 
 }
 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {
-  const std::int64_t s = resolve(step);
-  const std::string dir = step_directory(s);
-  const StepMetadata m = read_step_metadata(dir);  // named: `info` refers into it
-  const ItemInfo& info = find_item_of_type(m, item, "state", dir);
-  return ArrayFileReader(dir + "/" + info.file).read_all();
+  return ArrayFileReader(open_item(step, item, ItemType::state).file()).read_all();
 }
 
 PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, const std::string& item) const {
@@ -101,11 +108,7 @@ PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, 
 }
 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {
-  const std::int64_t s = resolve(step);
-  const std::string dir = step_directory(s);
-  const StepMetadata m = read_step_metadata(dir);
-  const ItemInfo& info = find_item_of_type(m, item, "json", dir);
-  return JsonItem::from_text(io::read_small_file(dir + "/" + info.file, kMaxMetadataBytes));
+  return JsonItem::from_text(io::read_small_file(open_item(step, item, ItemType::json).file(), kMaxMetadataBytes));
 }
 
 }  // namespace nnx::checkpoint

@@ -10,6 +10,7 @@
 // unreadable directory. The directory is opened read-only: a training run may write meanwhile.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -81,8 +82,8 @@ int cmd_show(const std::string& dir, std::optional<std::int64_t> step) {
     std::cout << "step " << s << " (" << m.step_directory(s) << "), committed " << utc(md.created_unix_ms) << " UTC, "
               << nnx::format_bytes(md.bytes()) << "\n";
     for (const auto& item : md.items) {
-      std::cout << "\nitem '" << item.name << "' (" << item.type << ", " << item.file << ")\n";
-      if (item.type == "json") {
+      std::cout << "\nitem '" << item.name << "' (" << ckpt::item_type_name(item.type) << ", " << item.file << ")\n";
+      if (item.type == ckpt::ItemType::json) {
         std::cout << m.restore_json(s, item.name).text() << "\n";
         continue;
       }
@@ -110,7 +111,7 @@ int cmd_verify(const std::string& dir, std::optional<std::int64_t> step) {
     std::uint64_t arrays = 0;
     try {
       for (const auto& item : m.metadata(s).items) {
-        if (item.type == "json") {
+        if (item.type == ckpt::ItemType::json) {
           m.restore_json(s, item.name).validate();
           continue;
         }
@@ -157,7 +158,7 @@ int cmd_digest(const std::string& dir, std::optional<std::int64_t> step, const s
   XXH3_128bits_reset(&h);
   bool found = only_item.empty();
   for (const auto& item : m.metadata(s).items) {  // sorted by name
-    if (item.type != "state" || (!only_item.empty() && item.name != only_item)) continue;
+    if (item.type != ckpt::ItemType::state || (!only_item.empty() && item.name != only_item)) continue;
     found = true;
     XXH3_128bits_update(&h, item.name.data(), item.name.size() + 1);
     const ckpt::ArrayFileReader reader(item_path(m, s, item));
@@ -191,7 +192,13 @@ int cmd_diff(const std::string& dir, std::int64_t a, std::int64_t b) {
       ++differences;
       continue;
     }
-    if (ia->type != "state" || ib->type != "state") {
+    if (ia->type != ib->type) {
+      std::cout << "~ item " << name << " (" << ckpt::item_type_name(ia->type) << " item, then "
+                << ckpt::item_type_name(ib->type) << " item)\n";
+      ++differences;
+      continue;
+    }
+    if (ia->type == ckpt::ItemType::json) {
       const bool same = m.restore_json(a, name).text() == m.restore_json(b, name).text();
       if (!same) {
         std::cout << "~ item " << name << " (JSON differs)\n";

@@ -15,7 +15,7 @@
 #include <boost/filesystem.hpp>
 #include <cstdint>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 #include <set>
 #include <stdexcept>
 #include <string>

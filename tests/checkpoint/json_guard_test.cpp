@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <nnx/checkpoint/json.hpp>
 
 #include "fixtures.hpp"
 

@@ -6,11 +6,14 @@
 #include <cereal/types/vector.hpp>
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <string>
 #include <unistd.h>
 #include <vector>
+#include <nnx/checkpoint/json.hpp>
 
 #include "fixtures.hpp"
 
@@ -112,20 +115,30 @@ TEST_CASE("a Composite of several States and a JSON item round-trips, metadata d
   CHECK(m.metrics == ckpt::Metrics{{"accuracy", 0.875}, {"val_loss", 0.25}});
   REQUIRE(m.items.size() == 4);
   std::uint64_t total = 0;
-  const std::vector<std::pair<std::string, std::string>> expected = {
-      {"config", "json"}, {"data", "state"}, {"model", "state"}, {"opt", "state"}};
+  using ckpt::ItemType;
+  const std::vector<std::pair<std::string, ItemType>> expected = {
+      {"config", ItemType::json}, {"data", ItemType::state}, {"model", ItemType::state}, {"opt", ItemType::state}};
   for (std::size_t i = 0; i < m.items.size(); ++i) {
     const ckpt::ItemInfo& item = m.items[i];
     CAPTURE(item.name);
     CHECK(item.name == expected[i].first);
     CHECK(item.type == expected[i].second);
-    CHECK(item.file == item.name + (item.type == "state" ? ".nnxa" : ".json"));
+    CHECK(item.file == item.name + (item.type == ItemType::state ? ".nnxa" : ".json"));
     CHECK(item.bytes == fs::file_size(dir.path() / "100" / item.file));
     total += item.bytes;
   }
   CHECK(m.bytes() == total);
   CHECK(m.items[2].bytes > nnx::state(model).num_bytes());  // the model's arrays and its index
   CHECK(ckpt::read_step_metadata(manager.step_directory(100)).metrics == m.metrics);
+  // On disk the item types are the words of docs/checkpoint-format.md, whatever the C++ spelling.
+  std::ifstream file((dir.path() / "100" / "_METADATA.json").string());
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  CHECK_CONTAINS(text, R"("type": "json")");
+  CHECK_CONTAINS(text, R"("type": "state")");
+  CHECK(ckpt::parse_item_type("json") == ItemType::json);
+  CHECK(ckpt::parse_item_type("state") == ItemType::state);
+  CHECK_FALSE(ckpt::parse_item_type("State").has_value());
+  CHECK(std::string(ckpt::item_type_name(ItemType::json)) == "json");
 }
 
 TEST_CASE("should_save follows save_interval_steps, save declines unless forced, a step is saved once") {

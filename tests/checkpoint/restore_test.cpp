@@ -7,6 +7,7 @@
 #include <cereal/types/vector.hpp>
 #include <string>
 #include <vector>
+#include <nnx/checkpoint/json.hpp>
 
 #include "fixtures.hpp"
 

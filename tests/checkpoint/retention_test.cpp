@@ -8,7 +8,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "fixtures.hpp"
@@ -153,24 +152,31 @@ TEST_CASE("keep_checkpoints_without_metrics decides the fate of steps saved with
 
 TEST_CASE("keep_time_interval keeps one step per interval of commit time") {
   TempDir dir("nnx-retention");
-  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 1, .keep_time_interval = std::chrono::seconds(1)});
-  std::map<std::int64_t, std::int64_t> created;
-  auto save = [&](std::int64_t step) {
+  std::int64_t now_ms = 1'700'000'000'000;  // a fake clock: commit times are whatever the test says
+  ckpt::CheckpointManager manager(
+      dir.string(), {.max_to_keep = 1, .keep_time_interval = std::chrono::seconds(1), .clock = [&] { return now_ms; }});
+  auto save_at = [&](std::int64_t step, std::int64_t offset_ms) {
+    now_ms = 1'700'000'000'000 + offset_ms;
     REQUIRE(manager.save(step, tiny(step)));
-    created[step] = manager.metadata(step).created_unix_ms;
+    CHECK(manager.metadata(step).created_unix_ms == now_ms);  // the clock's time, on disk
   };
-  save(1);
-  save(2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  save(3);
-  save(4);
-  // Step 1 opens the first interval and step 3 the second (saved >= 1.1 s later); 4 is the latest.
-  // Step 2 is kept only if the machine took a second to save it (the rule, not a timing claim).
-  const Steps steps = manager.all_steps();
-  const bool two_in_first_interval = created[2] - created[1] < 1000;
-  CHECK(steps == (two_in_first_interval ? Steps{1, 3, 4} : Steps{1, 2, 3, 4}));
-  CHECK(entries(dir) == expected_entries(steps));
+  save_at(1, 0);     // opens the first interval
+  save_at(2, 400);   // inside it: deleted once it is not the latest
+  save_at(3, 999);   // 1 ms short of the interval: deleted too
+  save_at(4, 1000);  // exactly one interval after step 1: opens the second
+  save_at(5, 1500);
+  save_at(6, 2100);  // 1100 ms after step 4: opens the third; also the latest
+  CHECK(manager.all_steps() == Steps{1, 4, 6});
+  CHECK(entries(dir) == expected_entries({1, 4, 6}));
   check_restorable(manager);
+  // The commit times are read back from disk by any later manager, whatever its clock.
+  ckpt::CheckpointManager reopened(dir.string(), {.read_only = true});
+  CHECK(reopened.metadata(4).created_unix_ms == 1'700'000'000'000 + 1000);
+}
+
+TEST_CASE("an empty clock is refused") {
+  TempDir dir("nnx-retention");
+  CHECK(expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string(), {.clock = {}}); }).code() == ckpt::ErrorCode::usage);
 }
 
 TEST_CASE("old steps are deleted only after the new step commits") {

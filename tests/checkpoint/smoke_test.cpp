@@ -2,7 +2,7 @@
 
 #include <boost/filesystem.hpp>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/models.hpp>
 
 TEST_CASE("a saved State restores bitwise into an abstract target") {
   const auto dir = boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("nnx-smoke-%%%%%%%%");

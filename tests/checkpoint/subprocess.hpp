@@ -89,12 +89,12 @@ class Child {
 
   // Collects output for `duration` or until both pipes are closed (the child exited).
   void pump_for(std::chrono::milliseconds duration) {
-    const auto deadline = std::chrono::steady_clock::now() + duration;
-    while (out_fd_ >= 0 || err_fd_ >= 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return;
-      pump(static_cast<int>(left.count()));
-    }
+    pump_while([] { return true; }, duration);
+  }
+  // Collects output until stdout holds `text` (true), or `timeout` passed or the child exited (false).
+  bool pump_until(const std::string& text, std::chrono::milliseconds timeout) {
+    pump_while([&] { return out_.find(text) == std::string::npos; }, timeout);
+    return out_.find(text) != std::string::npos;
   }
   // Reads until both pipes are closed, then reaps the child.
   Finished wait() {
@@ -107,6 +107,14 @@ class Child {
   }
 
  private:
+  template <class Pred> void pump_while(Pred keep_going, std::chrono::milliseconds duration) {
+    const auto deadline = std::chrono::steady_clock::now() + duration;
+    while (keep_going() && (out_fd_ >= 0 || err_fd_ >= 0)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return;
+      pump(static_cast<int>(left.count()));
+    }
+  }
   void pump(int timeout_ms) {
     pollfd fds[2];
     int n = 0;

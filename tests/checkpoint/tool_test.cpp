@@ -6,7 +6,8 @@
 #include <fstream>
 #include <initializer_list>
 #include <nnx/checkpoint.hpp>
-#include <nnx/nnx.hpp>
+#include <nnx/checkpoint/json.hpp>
+#include <nnx/models.hpp>
 #include <string>
 #include <vector>
 

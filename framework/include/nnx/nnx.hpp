@@ -1,6 +1,6 @@
 // nnx/nnx.hpp — Flax NNX for C++: modules as plain objects, State, split/merge, eval_shape.
 //
-//   #include <nnx/nnx.hpp>
+//   #include <nnx/nnx.hpp>          // the framework; <nnx/models.hpp> adds the ready-made models
 //
 //   nnx::Rngs rngs(0);                                            // streams: params, dropout, default
 //   nnx::models::MLP model({.in = 4, .hidden = {32, 32}, .out = 2, .dropout = 0.1}, rngs);
@@ -46,7 +46,3 @@
 #include "nnx/compute.hpp"
 #include "nnx/train.hpp"
 #include "nnx/variable.hpp"
-
-#if __has_include("nnx/models/mlp.hpp")
-#include "nnx/models/mlp.hpp"
-#endif

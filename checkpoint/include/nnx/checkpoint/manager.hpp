@@ -51,6 +51,9 @@ enum class BestMode { min, max };
 inline constexpr const char* kDefaultItem = "default";
 inline constexpr std::uint32_t kStepFormatVersion = 1;
 
+// The system clock as unix milliseconds: the default Options::clock.
+std::int64_t system_clock_unix_ms();
+
 struct Options {
   std::optional<int> max_to_keep{};                          // unset: keep every step
   std::optional<std::int64_t> keep_period{};                 // steps divisible by it are never deleted
@@ -65,11 +68,15 @@ struct Options {
   bool cleanup_tmp_directories = false;  // remove leftovers of interrupted saves at start
   bool read_only = false;
   bool enable_async_checkpointing = false;
+  // The time a step is committed at (StepMetadata::created_unix_ms), in unix milliseconds; the
+  // times keep_time_interval compares. Replaceable for tests and replays; called once per save,
+  // on the writer thread when saves are async, so it must be safe to call from another thread.
+  std::function<std::int64_t()> clock = system_clock_unix_ms;
 };
 
 struct ItemInfo {
   std::string name;
-  std::string type;  // "state" or "json"
+  ItemType type = ItemType::state;  // on disk: "state" or "json"
   std::string file;  // relative to the step directory
   std::uint64_t bytes = 0;
 };
@@ -131,8 +138,11 @@ class CheckpointManager {
     Metrics metrics;
   };
 
+  struct OpenedItem;  // restore.cpp: a step's directory and metadata, and one item of it
+
   void scan();
   std::int64_t resolve(std::optional<std::int64_t> step) const;
+  OpenedItem open_item(std::optional<std::int64_t> step, const std::string& item, ItemType type) const;
   void write_step(std::int64_t step, const Composite& items, const Metrics& metrics);
   void apply_retention();
   void remove_step_directory(const std::string& name);
