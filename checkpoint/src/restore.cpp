@@ -104,7 +104,7 @@ State CheckpointManager::restore_state(std::optional<std::int64_t> step, const s
 }
 
 PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, const std::string& item) const {
-  return restore_state(step, item).to_pure_dict();
+  return PureDict(restore_state(step, item));  // the restored State itself, viewed as maps: no conversion
 }
 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {

@@ -1,6 +1,7 @@
+// PureDict: nested-map operations on a State's sorted paths. A node at prefix P is a leaf when the
+// State has a variable at P, a map when it has variables strictly below P; the root always exists.
 #include "nnx/pure_dict.hpp"
 
-#include <algorithm>
 #include <ostream>
 
 #include "nnx/error.hpp"
@@ -8,110 +9,131 @@
 namespace nnx {
 
 namespace {
-template <class Children> auto find_key(Children& children, const PathKey& key) { return children.find(key); }
-
-std::string key_list(const std::map<PathKey, PureDict>& children) {
+std::string key_list(const std::vector<PathKey>& keys) {
   std::string s;
-  for (const auto& [k, v] : children) s += (s.empty() ? "" : ", ") + k.str();
+  for (const auto& k : keys) s += (s.empty() ? "" : ", ") + k.str();
   return s.empty() ? "none" : s;
 }
-}  // namespace
 
-const Array& PureDict::array() const {
-  if (!leaf_) throw Error("PureDict: expected a leaf (an Array), got a map with keys: " + key_list(children_));
-  return *leaf_;
-}
+std::string where(const Path& p) { return p.empty() ? "the root" : "'" + p.str() + "'"; }
 
-Array& PureDict::array() {
-  if (!leaf_) throw Error("PureDict: expected a leaf (an Array), got a map with keys: " + key_list(children_));
-  return *leaf_;
-}
-
-PureDict& PureDict::operator[](const PathKey& key) {
-  if (leaf_) throw Error("PureDict: cannot index a leaf with key '" + key.str() + "'");
-  return children_[key];
-}
-
-const PureDict& PureDict::at(const PathKey& key) const {
-  auto it = find_key(children_, key);
-  if (it == children_.end())
-    throw Error("PureDict: no key '" + key.str() + "' (keys: " + key_list(children_) + ")");
+const Variable& leaf_at(const State& tree, const Path& p) {
+  auto it = tree.variables().find(p);
+  if (it == tree.end())
+    throw Error("PureDict: expected a leaf (an Array) at " + where(p) + ", got a map with keys: " +
+                key_list(tree.children(p)));
   return it->second;
 }
 
-PureDict& PureDict::at(const PathKey& key) {
-  return const_cast<PureDict&>(static_cast<const PureDict&>(*this).at(key));
+void check_child(const State& tree, const Path& p, const PathKey& key) {
+  if (!tree.has_subtree(p / key))
+    throw Error("PureDict: no key '" + key.str() + "' at " + where(p) + " (keys: " + key_list(tree.children(p)) + ")");
 }
 
-bool PureDict::contains(const PathKey& key) const { return find_key(children_, key) != children_.end(); }
-
-bool PureDict::erase(const PathKey& key) {
-  auto it = find_key(children_, key);
-  if (it == children_.end()) return false;
-  children_.erase(it);
-  return true;
+std::vector<std::pair<Path, Array>> flatten(const State& tree, const Path& p) {
+  std::vector<std::pair<Path, Array>> out;
+  for (auto it = tree.variables().lower_bound(p); it != tree.end() && it->first.starts_with(p); ++it)
+    out.emplace_back(it->first.drop_front(p.size()), it->second.value);
+  return out;
 }
 
-void PureDict::set(const Path& path, Array leaf) {
-  PureDict* node = this;
-  for (const auto& key : path) {
-    if (node->leaf_) node->leaf_.reset();
-    node = &(*node)[key];
+// Replaces the subtree at `p` by `subtree` (paths relative to it), clearing leaves on the way so
+// that the tree stays a tree: no path is both a leaf and a map.
+void put(State& tree, const Path& p, const State& subtree) {
+  Path up = p;
+  while (!up.empty()) {
+    up.pop_back();
+    tree.erase(up);
   }
-  node->children_.clear();
-  node->leaf_ = std::move(leaf);
-}
-
-const PureDict* PureDict::find(const Path& path) const {
-  const PureDict* node = this;
-  for (const auto& key : path) {
-    auto it = find_key(node->children_, key);
-    if (it == node->children_.end()) return nullptr;
-    node = &it->second;
-  }
-  return node;
-}
-
-namespace {
-void flatten_into(const PureDict& d, Path& prefix, std::vector<std::pair<Path, Array>>& out) {
-  if (d.is_leaf()) {
-    out.emplace_back(prefix, d.array());
-    return;
-  }
-  for (const auto& [k, child] : d.items()) {
-    prefix.push_back(k);
-    flatten_into(child, prefix, out);
-    prefix.pop_back();
-  }
-}
-
-void print(std::ostream& os, const PureDict& d, int indent) {
-  for (const auto& [k, child] : d.items()) {
-    os << std::string(static_cast<std::size_t>(indent) * 2, ' ');
-    if (k.is_index())
-      os << '[' << k.index() << ']';
-    else
-      os << k.name();
-    if (child.is_leaf()) {
-      os << ": " << child.array().shape_dtype() << "\n";
-    } else {
-      os << "\n";
-      print(os, child, indent + 1);
-    }
-  }
+  tree.erase_subtree(p);
+  for (const auto& [rel, v] : subtree) tree.set(p / rel, v);
 }
 }  // namespace
 
-std::vector<std::pair<Path, Array>> PureDict::flatten() const {
-  std::vector<std::pair<Path, Array>> out;
-  Path prefix;
-  flatten_into(*this, prefix, out);
-  return out;
+PureDict::PureDict(Array leaf) { tree_.set({}, Param(std::move(leaf))); }
+
+bool PureDict::Ref::is_leaf() const { return ConstRef(*this).is_leaf(); }
+const Array& PureDict::Ref::array() const { return leaf_at(*tree_, prefix_).value; }
+Array& PureDict::Ref::array() { return const_cast<Variable&>(leaf_at(*tree_, prefix_)).value; }
+
+PureDict::Ref PureDict::Ref::operator[](const PathKey& key) const {
+  if (is_leaf()) throw Error("PureDict: " + where(prefix_) + " is a leaf; it has no key '" + key.str() + "'");
+  return Ref(tree_, prefix_ / key);
+}
+
+PureDict::Ref PureDict::Ref::at(const PathKey& key) const {
+  check_child(*tree_, prefix_, key);
+  return Ref(tree_, prefix_ / key);
+}
+
+bool PureDict::Ref::contains(const PathKey& key) const { return ConstRef(*this).contains(key); }
+bool PureDict::Ref::erase(const PathKey& key) const { return tree_->erase_subtree(prefix_ / key) != 0; }
+std::size_t PureDict::Ref::size() const { return tree_->children(prefix_).size(); }
+std::vector<PathKey> PureDict::Ref::keys() const { return tree_->children(prefix_); }
+std::vector<std::pair<Path, Array>> PureDict::Ref::flatten() const { return nnx::flatten(*tree_, prefix_); }
+
+PureDict::Ref& PureDict::Ref::operator=(Array leaf) {
+  // A leaf that is replaced keeps its kind and metadata; a new one is a Param.
+  auto it = tree_->variables().find(prefix_);
+  Variable v = it != tree_->end() ? Variable(it->second.kind(), std::move(leaf), it->second.metadata) : Param(std::move(leaf));
+  State one;
+  one.set({}, std::move(v));
+  put(*tree_, prefix_, one);
+  return *this;
+}
+
+PureDict::Ref& PureDict::Ref::operator=(const ConstRef& subtree) {
+  put(*tree_, prefix_, subtree.subtree());  // read before anything is erased: overlap is fine
+  return *this;
+}
+PureDict::Ref& PureDict::Ref::operator=(const Ref& subtree) { return *this = ConstRef(subtree); }
+PureDict::Ref& PureDict::Ref::operator=(const PureDict& subtree) {
+  put(*tree_, prefix_, State(subtree.state()));
+  return *this;
+}
+
+bool PureDict::ConstRef::is_leaf() const { return tree_->contains(prefix_); }
+const Array& PureDict::ConstRef::array() const { return leaf_at(*tree_, prefix_).value; }
+PureDict::ConstRef PureDict::ConstRef::at(const PathKey& key) const {
+  check_child(*tree_, prefix_, key);
+  return ConstRef(tree_, prefix_ / key);
+}
+bool PureDict::ConstRef::contains(const PathKey& key) const { return !is_leaf() && tree_->has_subtree(prefix_ / key); }
+std::size_t PureDict::ConstRef::size() const { return tree_->children(prefix_).size(); }
+std::vector<PathKey> PureDict::ConstRef::keys() const { return tree_->children(prefix_); }
+std::vector<std::pair<Path, Array>> PureDict::ConstRef::flatten() const { return nnx::flatten(*tree_, prefix_); }
+State PureDict::ConstRef::subtree() const { return prefix_.empty() ? *tree_ : tree_->subtree(prefix_); }
+
+std::optional<PureDict::ConstRef> PureDict::find(const Path& path) const {
+  if (!path.empty() && !tree_.has_subtree(path)) return std::nullopt;
+  // A path through a leaf ("head/x" when "head" is a leaf) finds nothing.
+  for (Path up = path; !up.empty();) {
+    up.pop_back();
+    if (tree_.contains(up)) return std::nullopt;
+  }
+  return ConstRef(&tree_, path);
 }
 
 std::ostream& operator<<(std::ostream& os, const PureDict& dict) {
   if (dict.is_leaf()) return os << dict.array().shape_dtype() << "\n";
-  print(os, dict, 0);
+  // One line per map node on the way to each leaf, indented by depth, keys as Flax prints them.
+  Path previous;
+  for (const auto& [path, v] : dict.state()) {
+    std::size_t common = 0;
+    while (common < previous.size() && common < path.size() && previous[common] == path[common]) ++common;
+    for (std::size_t i = common; i < path.size(); ++i) {
+      os << std::string(2 * i, ' ');
+      if (path[i].is_index())
+        os << '[' << path[i].index() << ']';
+      else
+        os << path[i].name();
+      if (i + 1 == path.size())
+        os << ": " << v.value.shape_dtype() << "\n";
+      else
+        os << "\n";
+    }
+    previous = path;
+  }
   return os;
 }
 

@@ -1,5 +1,7 @@
 #include "nnx/state.hpp"
 
+#include "nnx/pure_dict.hpp"
+
 #include <algorithm>
 
 namespace nnx {
@@ -42,6 +44,19 @@ std::vector<PathKey> State::children(const Path& prefix) const {
     if (keys.empty() || !(keys.back() == k)) keys.push_back(k);
   }
   return keys;
+}
+
+bool State::has_subtree(const Path& prefix) const {
+  auto it = variables_.lower_bound(prefix);
+  return it != variables_.end() && it->first.starts_with(prefix);
+}
+
+std::size_t State::erase_subtree(const Path& prefix) {
+  auto first = variables_.lower_bound(prefix), last = first;
+  std::size_t n = 0;
+  for (; last != variables_.end() && last->first.starts_with(prefix); ++last) ++n;
+  variables_.erase(first, last);
+  return n;
 }
 
 State State::filter(const Filter& filter) const {
@@ -94,14 +109,10 @@ State State::difference(const State& other) const {
   return out;
 }
 
-PureDict State::to_pure_dict() const {
-  PureDict d;
-  for (const auto& [path, v] : variables_) d.set(path, v.value);
-  return d;
-}
+PureDict State::to_pure_dict() const { return PureDict(*this); }
 
 void State::replace_by_pure_dict(const PureDict& dict, bool cast_dtypes) {
-  State incoming = from_pure_dict(dict, Kind::root());
+  const State& incoming = dict.state();
   CompareOptions options;
   options.kinds = false;
   options.dtypes = !cast_dtypes;
@@ -110,15 +121,18 @@ void State::replace_by_pure_dict(const PureDict& dict, bool cast_dtypes) {
     throw StructureError("replace_by_pure_dict", std::move(diffs),
                          "edit the dict so its paths, shapes and dtypes match the State (or pass cast_dtypes = true "
                          "to convert dtypes)");
+  auto in = incoming.begin();  // same paths in the same order: one lockstep pass
   for (auto& [path, v] : variables_) {
-    const Array& a = incoming.variables_.at(path).value;
+    const Array& a = (in++)->second.value;
     v.value = a.dtype() == v.value.dtype() ? a : a.astype(v.value.dtype());
   }
 }
 
+State State::from_pure_dict(const PureDict& dict) { return dict.state(); }
+
 State State::from_pure_dict(const PureDict& dict, Kind kind) {
-  State out;
-  for (auto& [path, a] : dict.flatten()) out.variables_.emplace_hint(out.variables_.end(), path, Variable(kind, a));
+  State out = dict.state();
+  for (auto& [path, v] : out.variables_) v = Variable(kind, std::move(v.value), std::move(v.metadata));
   return out;
 }
 

@@ -37,23 +37,35 @@ TEST_CASE("operator[], at, contains with integer keys") {
   const PureDict& cd = d;
   CHECK(cd.at("head").array().shape_dtype().str() == "int32[3]");
 
-  // items() are sorted: integers numerically, before names.
-  std::vector<nnx::PathKey> keys;
-  for (const auto& [k, v] : d.at("layers").items()) keys.push_back(k);
+  // keys() are sorted: integers numerically, before names.
+  std::vector<nnx::PathKey> keys = d.at("layers").keys();
   REQUIRE(keys.size() == 3);
   CHECK(keys[0] == nnx::PathKey(0));
   CHECK(keys[1] == nnx::PathKey(2));
   CHECK(keys[2] == nnx::PathKey(10));
 
-  // References to children survive adding siblings: the copy below reads a live node.
+  // Assigning a node of the same dict copies it (the source is read first, even when it overlaps).
   PureDict copy_source = d;
   copy_source["zzz"] = copy_source.at("head");
   CHECK(nnx::array_equal(copy_source.at("zzz").array(), d.at("head").array()));
+  copy_source["layers"] = copy_source.at("layers").at(0);  // a subtree replaced by its own child
+  CHECK(copy_source.at("layers").keys() == std::vector<nnx::PathKey>{"bias", "kernel"});
 
-  // operator[] inserts an empty map.
-  PureDict& fresh = d["new"];
-  CHECK_FALSE(fresh.is_leaf());
-  CHECK(fresh.size() == 0);
+  // A copy of a PureDict is a value; a Ref refers into its dict, as a Python subscript does.
+  PureDict value = d;
+  PureDict::Ref ref = value["layers"];
+  ref.erase(0);
+  CHECK_FALSE(value.at("layers").contains(0));
+  CHECK(d.at("layers").contains(0));
+  PureDict::Ref other = value["head"];
+  ref = other;  // writes through: layers becomes a copy of head; the Ref is not rebound
+  CHECK(value.at("layers").is_leaf());
+
+  // operator[] on a missing key names a node that appears once something is assigned into it.
+  auto fresh = d["new"];
+  CHECK_FALSE(d.contains("new"));
+  fresh["w"] = Array::zeros({1}, DType::float32);
+  CHECK(d.at("new").at("w").is_leaf());
   CHECK(d.size() == 3);
 }
 
@@ -68,7 +80,7 @@ TEST_CASE("at() names the missing key and lists the existing ones") {
     CHECK(msg.find("head") != std::string::npos);
     CHECK(msg.find("layers") != std::string::npos);
   }
-  const PureDict& layers = d.at("layers");
+  const PureDict::ConstRef layers = d.at("layers");
   CHECK_THROWS_WITH_AS((void)layers.at(1), doctest::Contains("0, 2, 10"), nnx::Error);
   CHECK_THROWS_WITH_AS((void)layers.at(1), doctest::Contains("'1'"), nnx::Error);
   CHECK_THROWS_WITH_AS((void)PureDict().at("x"), doctest::Contains("none"), nnx::Error);
@@ -82,13 +94,14 @@ TEST_CASE("erase, set and find") {
   CHECK(d["layers"].erase(2));
   CHECK_FALSE(d["layers"].erase(2));
   CHECK_FALSE(d["layers"].contains(2));
-  CHECK(d.find(Path{"layers", 2, "kernel"}) == nullptr);
+  CHECK_FALSE(d.find(Path{"layers", 2, "kernel"}));
 
-  const PureDict* k = d.find(Path{"layers", 0, "kernel"});
-  REQUIRE(k != nullptr);
+  auto k = d.find(Path{"layers", 0, "kernel"});
+  REQUIRE(k);
   CHECK(k->array().shape() == nnx::Shape{4, 2});
-  CHECK(d.find(Path{}) == &d);
-  CHECK(d.find(Path{"layers", "0"}) == nullptr);
+  CHECK(d.find(Path{})->size() == 2);
+  CHECK_FALSE(d.find(Path{"layers", "0"}));
+  CHECK_FALSE(d.find(Path{"head", "x"}));  // through a leaf
 
   // set replaces a leaf by a leaf, a map by a leaf, and a leaf by a map on the way.
   d.set(Path{"head"}, Array::zeros({5}, DType::float32));
@@ -124,4 +137,24 @@ TEST_CASE("flatten lists every leaf in sorted path order") {
   os << d;
   CHECK(os.str().find("[10]") != std::string::npos);
   CHECK(os.str().find("kernel: float64[2,2]") != std::string::npos);
+}
+
+TEST_CASE("a PureDict is a view of a State: the same Arrays, kinds and metadata, nothing converted") {
+  nnx::State s;
+  s.set(Path{"bn", "mean"}, nnx::BatchStat(Array::zeros({2}, DType::float32), {{"note", "running"}}));
+  s.set(Path{"layers", 0, "w"}, nnx::Param(Array::ones({2, 2}, DType::float32)));
+  PureDict d(s);
+  CHECK(d.at("bn").at("mean").array().same_buffer(s.at("bn/mean").value));
+  CHECK(nnx::state_equal(nnx::State::from_pure_dict(d), s));
+
+  d["bn"]["mean"] = Array::ones({2}, DType::float32);  // a replaced leaf keeps its kind and metadata
+  const nnx::State edited = nnx::State::from_pure_dict(d);
+  CHECK(edited.at("bn/mean").kind() == nnx::BatchStat::static_kind());
+  CHECK(edited.at("bn/mean").meta("note") == "running");
+  d["head"] = Array::zeros({1}, DType::float32);  // a new leaf from a bare Array is a Param
+  CHECK(nnx::State::from_pure_dict(d).at("head").kind() == nnx::Param::static_kind());
+
+  const Array* w = &d.at("layers").at(0).at("w").array();
+  nnx::State moved = std::move(d).state();  // handing the tree back moves it
+  CHECK(&moved.at("layers/0/w").value == w);
 }

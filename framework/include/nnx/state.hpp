@@ -20,10 +20,11 @@
 #include "nnx/error.hpp"
 #include "nnx/filter.hpp"
 #include "nnx/path.hpp"
-#include "nnx/pure_dict.hpp"
 #include "nnx/variable.hpp"
 
 namespace nnx {
+
+class PureDict;  // nnx/pure_dict.hpp: a State viewed as nested maps of Arrays
 
 class State {
  public:
@@ -55,6 +56,10 @@ class State {
   State subtree(const Path& prefix) const;
   // The distinct keys directly below `prefix` (the children of that node of the tree).
   std::vector<PathKey> children(const Path& prefix = {}) const;
+  // A variable at `prefix` or below it: that node of the tree exists.
+  bool has_subtree(const Path& prefix) const;
+  // Removes the variable at `prefix` and every variable below it; returns how many.
+  std::size_t erase_subtree(const Path& prefix);
 
   State filter(const Filter& filter) const;
   // One State per filter, each variable in the first filter that matches; filters must be exhaustive
@@ -65,13 +70,17 @@ class State {
   // The variables of this State whose paths are not in `other`.
   State difference(const State& other) const;
 
+  // This State viewed as nested maps (a copy; Arrays shared copy-on-write). nnx/pure_dict.hpp.
   PureDict to_pure_dict() const;
-  // Replaces every value by the Array at the same path of `dict`. Every path of this State must be
-  // in `dict` and the reverse; shapes must match; dtypes must match unless `cast_dtypes`. All
-  // differences are reported in one StructureError.
+  // Replaces every value by the Array at the same path of `dict`, keeping this State's kinds and
+  // metadata. Every path of this State must be in `dict` and the reverse; shapes must match;
+  // dtypes must match unless `cast_dtypes`. All differences are reported in one StructureError.
   void replace_by_pure_dict(const PureDict& dict, bool cast_dtypes = false);
-  // A State of `kind` variables with the leaves of `dict`.
-  static State from_pure_dict(const PureDict& dict, Kind kind = Param::static_kind());
+  // The dict's tree as a State, with the kinds and metadata its leaves carry (as restored, or
+  // Param for leaves made from bare Arrays).
+  static State from_pure_dict(const PureDict& dict);
+  // The same, every variable of kind `kind`.
+  static State from_pure_dict(const PureDict& dict, Kind kind);
 
   std::int64_t num_elements() const;  // sum of numel over all variables
   std::size_t num_bytes() const;      // sum of nbytes (abstract arrays count their would-be size)
