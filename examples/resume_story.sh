@@ -34,11 +34,15 @@ reference=$("$bin/nnx-ckpt" digest "$work/uninterrupted" --step "$steps" --item 
 echo "   digest of its final model: $reference"
 
 echo "== 2. the same run (${async[*]:-sync saves}, $threads thread(s)), killed with SIG$signal after its save number $kill_after"
-# Started directly (not through a shell function) so that $! is the training process itself.
+# Started directly (not through a shell function) so that $! is the training process itself. The log
+# exists before the child starts: the background job opens it only when it gets scheduled, and
+# counting saves in a file not yet there must read as 0, not end the wait (a race seen under ASan).
+: >"$work/interrupted.log"
 "$bin/07_train_resume" --steps "$steps" --save-every "$save_every" --dir "$work/interrupted" --threads "$threads" \
   "${async[@]}" >"$work/interrupted.log" 2>&1 &
 child=$!
-while kill -0 "$child" 2>/dev/null && (($(grep -c '^saved step' "$work/interrupted.log" || true) < kill_after)); do
+saves() { grep -c '^saved step' "$work/interrupted.log" 2>/dev/null || true; }
+while kill -0 "$child" 2>/dev/null && (($(saves) + 0 < kill_after)); do
   sleep 0.005
 done
 kill "-$signal" "$child" 2>/dev/null || true
