@@ -59,6 +59,16 @@ template <class F> nnx::StructureError expect_structure_error(F&& f) {
 }
 
 // The names of the entries of `dir` (step directories, the writer lock, leftovers, ...).
+// A small State of every common kind, with metadata; `shift` changes its values.
+inline State hand_state(double shift = 0.0) {
+  State s;
+  s.set(Path{"layers", 0, "w"}, nnx::Param(Array::full({2, 3}, DType::float32, 1.0 + shift), {{"sharding", "rows"}}));
+  s.set(Path{"bn", "mean"}, nnx::BatchStat(Array::full({3}, DType::float64, shift)));
+  s.set(Path{"rngs", "count"}, nnx::RngCount(Array::scalar<std::uint32_t>(5u), {{"tag", "dropout"}}));
+  s.set(Path{"step"}, nnx::OptState(Array::scalar<std::int64_t>(1234)));
+  return s;
+}
+
 inline std::set<std::string> entries(const TempDir& dir) {
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());

@@ -11,17 +11,6 @@
 
 using namespace checkpoint_test;
 
-namespace {
-
-State hand_state(double shift = 0.0) {
-  State s;
-  s.set(Path{"layers", 0, "w"}, nnx::Param(Array::full({2, 3}, DType::float32, 1.0 + shift), {{"sharding", "rows"}}));
-  s.set(Path{"step"}, nnx::OptState(Array::scalar<std::int64_t>(1234)));
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("step_prefix and step_format_fixed_length name the directories") {
   TempDir dir("nnx-manager");
   const ckpt::Options options{.step_prefix = "step", .step_format_fixed_length = 8};

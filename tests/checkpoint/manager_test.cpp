@@ -38,15 +38,6 @@ nnx::models::MLP make_model(std::uint64_t seed) {
   return nnx::models::MLP(mlp_config(), rngs);
 }
 
-State hand_state(double shift = 0.0) {
-  State s;
-  s.set(Path{"layers", 0, "w"}, nnx::Param(Array::full({2, 3}, DType::float32, 1.0 + shift), {{"sharding", "rows"}}));
-  s.set(Path{"bn", "mean"}, nnx::BatchStat(Array::full({3}, DType::float64, shift)));
-  s.set(Path{"rngs", "count"}, nnx::RngCount(Array::scalar<std::uint32_t>(5u), {{"tag", "dropout"}}));
-  s.set(Path{"step"}, nnx::OptState(Array::scalar<std::int64_t>(1234)));
-  return s;
-}
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }

@@ -1,10 +1,11 @@
-// tests/framework/fixtures.hpp — helpers the framework tests share for checking error messages.
+// tests/framework/fixtures.hpp — helpers the framework tests share: error messages, paths, values.
 //
 //   using namespace framework_test;
 //   CHECK(has(error_of([] { nnx::load_csv("missing.csv"); }), "missing.csv"));
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nnx/nnx.hpp>
 
@@ -21,5 +22,18 @@ template <class F> std::string error_of(F&& f) {
 }
 
 inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The paths of a State as strings, in its (sorted) order.
+inline std::vector<std::string> paths_of(const nnx::State& s) {
+  std::vector<std::string> out;
+  for (const auto& [path, var] : s) out.push_back(path.str());
+  return out;
+}
+
+// Every element of `a` as a double.
+inline std::vector<double> values(const nnx::Array& a) {
+  const nnx::Array d = a.astype(nnx::DType::float64);
+  return std::vector<double>(d.data<double>(), d.data<double>() + d.numel());
+}
 
 }  // namespace framework_test

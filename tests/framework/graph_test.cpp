@@ -5,6 +5,10 @@
 #include <nnx/models.hpp>
 #include <sstream>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
@@ -38,11 +42,6 @@ struct TwoHeads : nnx::Module {
   NNX_FIELDS(shared_again, heads, encoder, width)
 };
 
-std::vector<std::string> paths_of(const nnx::State& s) {
-  std::vector<std::string> out;
-  for (const auto& [p, v] : s) out.push_back(p.str());
-  return out;
-}
 
 }  // namespace
 

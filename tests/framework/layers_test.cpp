@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
@@ -19,11 +23,6 @@ template <class T> Array ramp(nnx::Shape shape, double start, double step) {
   return Array::from_values<T>(std::move(shape), v);
 }
 
-std::vector<std::string> paths_of(const nnx::State& s) {
-  std::vector<std::string> out;
-  for (const auto& [path, var] : s) out.push_back(path.str());
-  return out;
-}
 
 }  // namespace
 

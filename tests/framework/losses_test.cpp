@@ -21,10 +21,6 @@ using Vec = std::vector<double>;
 
 Array f64(nnx::Shape shape, const Vec& v) { return Array::from_values<double>(std::move(shape), v); }
 double item(const Array& a) { return a.astype(DType::float64).item<double>(); }
-Vec values(const Array& a) {
-  const Array d = a.astype(DType::float64);
-  return Vec(d.data<double>(), d.data<double>() + d.numel());
-}
 
 // A module whose only Param is the logits, to differentiate losses with respect to them.
 struct Logits : nnx::Module {

@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
@@ -20,16 +24,6 @@ template <class T> std::vector<T> values_of(const Array& a) {
   return std::vector<T>(p, p + a.numel());
 }
 
-// The message of the nnx::Error `f` throws ("" and a failed check when it throws none).
-template <class F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const nnx::Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected an nnx::Error");
-  return {};
-}
 
 bool names(const std::string& msg, std::initializer_list<const char*> parts) {
   for (const char* p : parts)

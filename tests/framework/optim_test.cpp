@@ -25,7 +25,6 @@ namespace optim = nnx::optim;
 namespace schedules = nnx::schedules;
 
 Array f64(const Vec& v) { return Array::from_values<double>({static_cast<std::int64_t>(v.size())}, v); }
-Vec values(const Array& a) { return Vec(a.data<double>(), a.data<double>() + a.numel()); }
 
 struct One : nnx::Module {
   nnx::Param w;
@@ -60,11 +59,6 @@ void check_close(const Vec& got, const Vec& expected) {
   }
 }
 
-std::vector<std::string> paths_of(const State& s) {
-  std::vector<std::string> out;
-  for (const auto& [path, var] : s) out.push_back(path.str());
-  return out;
-}
 
 const Vec kP0 = {0.5, -1.0, 2.0};
 const std::vector<Vec> kGrads = {{0.1, -0.2, 0.3}, {-0.4, 0.5, 0.05}, {0.2, 0.2, -0.6}};
