@@ -24,13 +24,15 @@ struct Field {
 // Records the fields of one module (containers included, child modules not entered).
 class Collector final : public Visitor {
  public:
+  // `attribute_text` = false: the hot walks (value_and_grad, the optimizer) skip formatting them.
+  explicit Collector(bool attribute_text) : attribute_text_(attribute_text) {}
   std::vector<Field> fields;
 
   void on_variable(const PathKey& key, Variable& v) override { add({key, Field::Type::variable, &v}); }
   void on_module(const PathKey& key, Module& m) override { add({key, Field::Type::module, nullptr, &m}); }
   void on_shared(const PathKey& key, Module& m) override { add({key, Field::Type::shared, nullptr, &m}); }
   void on_attribute(const PathKey& key, Attribute& a) override {
-    add({key, Field::Type::attribute, nullptr, nullptr, nullptr, a.text()});
+    add({key, Field::Type::attribute, nullptr, nullptr, nullptr, attribute_text_ ? a.text() : std::string()});
   }
   void on_state(const PathKey& key, State& s) override { add({key, Field::Type::state, nullptr, nullptr, &s}); }
   void begin_container(const PathKey& key, ContainerKind kind) override {
@@ -41,6 +43,7 @@ class Collector final : public Visitor {
 
  private:
   void add(Field f) { stack_.back()->push_back(std::move(f)); }
+  bool attribute_text_;
   std::vector<std::vector<Field>*> stack_{&fields};
 };
 
@@ -53,8 +56,8 @@ void sort_fields(std::vector<Field>& fields, const Module& where) {
   for (auto& f : fields) sort_fields(f.children, where);
 }
 
-std::vector<Field> collect(Module& m) {
-  Collector c;
+std::vector<Field> collect(Module& m, bool attribute_text) {
+  Collector c(attribute_text);
   m.visit(c);
   sort_fields(c.fields, m);
   return std::move(c.fields);
@@ -82,7 +85,7 @@ class Walker {
       n.training = m.is_training();
     }
     result.modules.push_back(&m);
-    for (Field& f : collect(m)) {
+    for (Field& f : collect(m, describe_)) {
       path_.push_back(f.key);
       walk_field(f);
       path_.pop_back();
