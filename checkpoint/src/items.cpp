@@ -22,7 +22,7 @@ void JsonItem::check_header(const std::string& format, std::uint32_t version) {
   check_format_version("JSON item", version, kJsonItemVersion);
 }
 
-void JsonItem::check_text() const { check_json_numbers(text_, "JSON item"); }
+void JsonItem::check_text() const { check_json_text(text_, "JSON item"); }
 
 void JsonItem::validate() const {
   check_text();

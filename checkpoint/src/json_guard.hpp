@@ -5,6 +5,11 @@
 // digits ("0e266", "0.000...0": clz(0), then a huge shift) and numbers with hundreds of digits
 // (signed overflow of the decimal exponent). nnx writes at most ~25 digits, exponents within
 // +-330, and zero as "0" or "0.0"; anything else is damage and is rejected before parsing.
+//
+// rapidjson also parses recursively: ~140,000 nested '[' overflow the stack (SIGSEGV, issue 11).
+// Nesting deeper than kMaxJsonDepth is rejected here, before parsing. nnx's own files nest at most
+// 4 levels; the bound leaves room for users' types in JSON items and keeps the parser's recursion
+// (a few hundred bytes of stack per level) far below any thread's stack.
 #pragma once
 
 #include <algorithm>
@@ -14,8 +19,13 @@
 
 namespace nnx::checkpoint {
 
-inline void check_json_numbers(const std::string& text, const std::string& file) {
+inline constexpr int kMaxJsonDepth = 256;
+
+// Throws CheckpointError(corrupted) naming `file` when `text` nests deeper than kMaxJsonDepth or
+// holds a number spelling nnx never writes.
+inline void check_json_text(const std::string& text, const std::string& file) {
   bool in_string = false;
+  int depth = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -25,6 +35,17 @@ inline void check_json_numbers(const std::string& text, const std::string& file)
     }
     if (c == '"') {
       in_string = true;
+      continue;
+    }
+    if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw CheckpointError(ErrorCode::corrupted, "'" + file + "' nests JSON arrays or objects deeper than " +
+                                                        std::to_string(kMaxJsonDepth) +
+                                                        " levels (at byte " + std::to_string(i) + "): the file is damaged");
+      continue;
+    }
+    if (c == ']' || c == '}') {
+      --depth;
       continue;
     }
     if (!(c == '-' || (c >= '0' && c <= '9'))) continue;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/filesystem.hpp>
 #include <charconv>
+#include <cmath>
 #include <iostream>
 
 #include "io.hpp"
@@ -178,14 +179,27 @@ std::optional<std::int64_t> CheckpointManager::latest_step() const {
   return steps_.back().step;
 }
 
+std::optional<double> CheckpointManager::best_score(const StepRecord& record) const {
+  if (record.metrics.empty()) return std::nullopt;
+  try {
+    const double score = options_.best_fn(record.metrics);
+    if (std::isfinite(score)) return score;
+  } catch (const std::exception&) {
+    // An old step whose metrics lack what best_fn reads (damaged, or saved by an older program)
+    // must not stop every later save: it is treated as a step without metrics (manager.hpp).
+  }
+  return std::nullopt;
+}
+
 std::optional<std::int64_t> CheckpointManager::best_step() const {
   if (!options_.best_fn) return std::nullopt;
   std::lock_guard lock(mutex_);
   std::optional<std::int64_t> best;
   double best_value = 0;
   for (const auto& r : steps_) {
-    if (r.metrics.empty()) continue;
-    const double v = options_.best_fn(r.metrics);
+    const std::optional<double> score = best_score(r);
+    if (!score) continue;
+    const double v = *score;
     const bool better = options_.best_mode == BestMode::max ? v >= best_value : v <= best_value;
     if (!best || better) {  // ties go to the later step
       best = r.step;
@@ -366,11 +380,12 @@ void CheckpointManager::apply_retention() {
     if (options_.best_fn) {
       std::vector<std::pair<double, std::size_t>> scored;
       for (std::size_t i = 0; i < steps_.size(); ++i) {
-        if (steps_[i].metrics.empty()) {
+        const std::optional<double> score = best_score(steps_[i]);
+        if (!score) {
           if (options_.keep_checkpoints_without_metrics) keep[i] = true;
           continue;
         }
-        scored.emplace_back(options_.best_fn(steps_[i].metrics), i);
+        scored.emplace_back(*score, i);
       }
       std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
         if (a.first != b.first) return options_.best_mode == BestMode::max ? a.first > b.first : a.first < b.first;

@@ -82,7 +82,7 @@ std::string step_metadata_json(const StepMetadata& m) {
 }
 
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file) {
-  check_json_numbers(text, file);
+  check_json_text(text, file);
   StepMetadata m;
   std::vector<StoredItem> items;
   try {
@@ -101,6 +101,10 @@ StepMetadata parse_step_metadata(const std::string& text, const std::string& fil
       double v = 0;
       std::string key(name);
       ar(v);
+      // Writing refuses NaN and infinities, so reading one (rapidjson accepts them) is damage.
+      if (!std::isfinite(v))
+        throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds metric '" + key + "' = " + std::to_string(v) +
+                                                        ", which nnx never writes (metrics are finite); the step is damaged");
       m.metrics[key] = v;
     }
     ar.finishNode();

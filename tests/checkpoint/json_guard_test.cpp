@@ -36,3 +36,29 @@ TEST_CASE("step metadata and JSON items with a zero-with-exponent number are cor
     CHECK(z.get<double>() == 0.0);
   }
 }
+
+TEST_CASE("deeply nested JSON (far beyond any fuzz input) is damage, never a stack overflow; the directory stays usable") {
+  TempDir dir("nnx-json-depth");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    manager.save(1, hand_state(1.0), {{"loss", 1.0}});
+    manager.save(2, hand_state(2.0), {{"loss", 0.5}});
+  }
+  // 1,000,000 nested '[' in the older step's metadata: rapidjson's recursion would crash on it.
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  std::ofstream(dir.file("1/_METADATA.json"), std::ios::trunc) << deep;
+  ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
+  CHECK(manager.all_steps() == Steps{1, 2});  // the scan went on past the damaged step
+  CHECK(nnx::state_equal(manager.restore(2, hand_state().as_abstract()), hand_state(2.0)));
+  const auto e = expect_checkpoint_error([&] { (void)manager.restore(1, hand_state().as_abstract()); });
+  CHECK(e.code() == ckpt::ErrorCode::corrupted);
+  CHECK_CONTAINS(e.what(), "deeper than 256 levels");
+  CHECK_CONTAINS(e.what(), "_METADATA.json");
+
+  // A JSON item: the same, before cereal sees it; nesting within the bound still parses.
+  const auto item = ckpt::JsonItem::from_text("{\"format\": \"nnx-json-item\", \"format_version\": 1, \"value\": " + deep + "}");
+  CHECK_CONTAINS(expect_checkpoint_error([&] { (void)item.get<std::vector<int>>(); }).what(), "deeper than 256 levels");
+  const auto nested = ckpt::JsonItem::from_text(
+      R"({"format": "nnx-json-item", "format_version": 1, "value": [[1, 2], [3]], "s": "[[[[ in a string"})");
+  CHECK(nested.get<std::vector<std::vector<int>>>() == std::vector<std::vector<int>>{{1, 2}, {3}});
+}

@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -212,4 +215,36 @@ TEST_CASE("old steps are deleted only after the new step commits") {
   std::set<std::string> want = expected_entries({2, 4});
   want.insert("99");
   CHECK(entries(dir) == want);
+}
+
+TEST_CASE("an old step whose metrics best_fn cannot score never stops a save; it is kept like a step without metrics") {
+  TempDir dir("nnx-retention-odd");
+  const ckpt::Options options{.max_to_keep = 2, .best_fn = [](const ckpt::Metrics& m) { return m.at("val_accuracy"); }};
+  {
+    ckpt::CheckpointManager manager(dir.string(), options);
+    manager.save(1, hand_state(), {{"val_accuracy", 0.9}});
+  }
+  // One flipped byte in step 1's metadata: the metric best_fn reads is gone.
+  const std::string file = dir.file("1/_METADATA.json");
+  std::string text;
+  {
+    std::ifstream in(file);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto at = text.find("val_accuracy");
+  REQUIRE(at != std::string::npos);
+  text[at] = 'w';
+  std::ofstream(file, std::ios::trunc) << text;
+
+  ckpt::CheckpointManager manager(dir.string(), options);
+  for (std::int64_t step : {2, 3, 4}) CHECK_NOTHROW(manager.save(step, hand_state(), {{"val_accuracy", 0.1 * step}}));
+  CHECK(manager.all_steps() == Steps{1, 3, 4});  // step 1 kept (no score), the two best scored steps kept
+  CHECK(manager.best_step() == 4);
+  // NaN written by hand into a metric is damage when read: that step has no metrics at all.
+  std::ifstream in4(dir.file("4/_METADATA.json"));
+  const std::string step4(std::istreambuf_iterator<char>(in4), {});
+  const std::string nan = std::regex_replace(step4, std::regex("\"val_accuracy\": [0-9.e+-]+"), "\"val_accuracy\": NaN");
+  REQUIRE(nan != step4);
+  std::ofstream(dir.file("4/_METADATA.json"), std::ios::trunc) << nan;
+  CHECK_CONTAINS(expect_checkpoint_error([&] { (void)ckpt::read_step_metadata(dir.file("4")); }).what(), "never writes");
 }

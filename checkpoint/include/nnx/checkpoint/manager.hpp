@@ -59,7 +59,11 @@ struct Options {
   std::optional<std::int64_t> keep_period{};                 // steps divisible by it are never deleted
   std::optional<std::chrono::seconds> keep_time_interval{};  // keep one step per interval of commit time
   std::int64_t save_interval_steps = 1;                      // should_save is true every this many steps
-  std::function<double(const Metrics&)> best_fn{};           // set: max_to_keep keeps the best steps
+  // Set: max_to_keep keeps the best steps by this score. A step whose metrics best_fn cannot score
+  // (it throws, e.g. a metric missing from a damaged or older step, or returns NaN/inf) counts as a
+  // step without metrics: kept when keep_checkpoints_without_metrics, never the best_step(); a
+  // save never fails because of an old step's metrics.
+  std::function<double(const Metrics&)> best_fn{};
   BestMode best_mode = BestMode::max;
   bool keep_checkpoints_without_metrics = true;
   std::string step_prefix{};           // "step" names directories "step_400"; empty: "400"
@@ -141,6 +145,8 @@ class CheckpointManager {
   struct OpenedItem;  // restore.cpp: a step's directory and metadata, and one item of it
 
   void scan();
+  // best_fn of a step's metrics; nothing when it has none, best_fn throws, or the score is not finite.
+  std::optional<double> best_score(const StepRecord& record) const;
   std::int64_t resolve(std::optional<std::int64_t> step) const;
   OpenedItem open_item(std::optional<std::int64_t> step, const std::string& item, ItemType type) const;
   void write_step(std::int64_t step, const Composite& items, const Metrics& metrics);
