@@ -148,6 +148,9 @@ void CheckpointManager::scan() {
     StepRecord record{*step, name, 0, {}};
     try {
       StepMetadata m = read_step_metadata(entry.path().string());
+      // A directory whose name is not the step its metadata records (a copy, a rename) is not that
+      // step: listing it would make a copy of step 400 named 999999999999999999 the latest.
+      if (m.step != *step) continue;
       record.created_unix_ms = m.created_unix_ms;
       record.metrics = std::move(m.metrics);
     } catch (const CheckpointError&) {
@@ -156,7 +159,16 @@ void CheckpointManager::scan() {
     found.push_back(std::move(record));
   }
   if (ec) io::throw_errno("listing", directory_, ec.value());
-  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
+  // One directory per step: where several spell the same step ("00400" beside "400"), the one named
+  // as this manager names steps wins, else the first by name; the others are never listed.
+  auto canonical = [&](const StepRecord& r) { return r.name == step_name(r.step, options_); };
+  std::sort(found.begin(), found.end(), [&](const auto& a, const auto& b) {
+    if (a.step != b.step) return a.step < b.step;
+    if (canonical(a) != canonical(b)) return canonical(a);
+    return a.name < b.name;
+  });
+  found.erase(std::unique(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.step == b.step; }),
+              found.end());
   std::lock_guard lock(mutex_);
   steps_ = std::move(found);
 }

@@ -107,3 +107,20 @@ TEST_CASE("a step directory without _COMMIT is not listed, whatever else the dir
   CHECK(reader.all_steps().empty());
   CHECK(fs::is_directory(dir.path() / "7"));
 }
+
+TEST_CASE("a copy of a step under another name is not that step, and one step is never listed twice") {
+  TempDir dir("nnx-step-names");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    manager.save(200, hand_state(2.0));
+    manager.save(400, hand_state(4.0));
+  }
+  for (const char* name : {"00400", "999999999999999999"}) {
+    fs::create_directory(dir.path() / name);
+    for (const auto& f : fs::directory_iterator(dir.path() / "400")) fs::copy_file(f.path(), dir.path() / name / f.path().filename());
+  }
+  ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
+  CHECK(manager.all_steps() == Steps{200, 400});  // neither 400 twice nor the copy as the latest
+  CHECK(manager.latest_step() == 400);
+  CHECK(manager.step_directory(400) == dir.file("400"));
+}

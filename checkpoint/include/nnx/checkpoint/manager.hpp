@@ -167,7 +167,9 @@ class CheckpointManager {
 
 // The directory name of `step` under `options`, e.g. "400", "step_00000400".
 std::string step_name(std::int64_t step, const Options& options);
-// The step a directory name denotes, or nothing (temporary directories, other files).
+// The step a directory name denotes, or nothing (temporary directories, other files). Any zero
+// padding is accepted (a reader need not know the writer's width); where two directories denote one
+// step, the manager lists only one (its own spelling first).
 std::optional<std::int64_t> parse_step_name(const std::string& name, const Options& options);
 // Reads a committed step's metadata from its directory (validating format and version).
 StepMetadata read_step_metadata(const std::string& step_directory);
