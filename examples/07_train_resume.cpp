@@ -6,7 +6,9 @@
 // Dropout's RNG stream), optimizer (moments and step), data loader (epoch, position, key). It
 // saves every --save-every steps, keeping the 3 most recent plus the best by validation accuracy.
 // SIGINT / SIGTERM: it saves the current step and exits cleanly. SIGKILL: at most the steps since
-// the last committed save are lost, and the next start redoes them identically.
+// the last committed save are lost, and the next start redoes them identically. A damaged latest
+// step (a flipped byte, a truncated file) costs the steps since the save before it, never the
+// run: the restore falls back to the newest intact step and sets the damaged ones aside.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
@@ -64,15 +66,21 @@ int run(int argc, char** argv) {
                                         .best_mode = ckpt::BestMode::max,
                                         .cleanup_tmp_directories = true,
                                         .enable_async_checkpointing = async});
-  if (auto latest = manager.latest_step()) {
+  if (manager.latest_step()) {
     // The target is this run's own (freshly initialised) state: same structure, kinds, shapes, dtypes.
     ckpt::Composite target;
     target.add("model", nnx::state(model)).add("optimizer", nnx::state(optimizer)).add("data", nnx::state(loader));
-    ckpt::Composite restored = manager.restore(latest, target);
+    target.add_json("progress", Progress{});
+    // The latest step, or, when it is damaged, the newest one that restores (stderr says which was skipped).
+    ckpt::Composite restored = manager.restore(std::nullopt, target, {.fall_back_to_intact = true});
     nnx::update(model, restored.state("model"));
     nnx::update(optimizer, restored.state("optimizer"));
     nnx::update(loader, restored.state("data"));
-    std::cout << "resumed from step " << *latest << " (" << dir << ")\n";
+    const std::int64_t step = restored.json("progress").get<Progress>().step;
+    // Steps after it were skipped as damaged: set them aside (kept, unlisted) so their numbers can be saved again.
+    for (std::int64_t later : manager.all_steps())
+      if (later > step) std::cout << "set aside damaged step " << later << ": " << manager.set_aside(later) << "\n";
+    std::cout << "resumed from step " << step << " (" << dir << ")\n";
   } else {
     std::cout << "starting from scratch (" << dir << ")\n";
   }

@@ -4,13 +4,16 @@
 #
 #   examples/resume_story.sh BIN_DIR WORK_DIR [--kill-after-saves N] [--async] [--threads T]
 #                            [--reference-threads T] [--steps S] [--save-every E] [--signal KILL|TERM|INT]
+#                            [--damage-latest]
 #
+# --damage-latest: after the interruption, flip one byte of the latest step's model.nnxa; the resumed
+# run must fall back to the step before it, set the damaged one aside, and still end bitwise equal.
 # Exit status 0 when the digests match, 1 when they differ or the story could not be told.
 set -euo pipefail
 bin=$1
 work=$2
 shift 2
-kill_after=4 steps=3000 save_every=200 threads=1 reference_threads=1 async=() signal=KILL
+kill_after=4 steps=3000 save_every=200 threads=1 reference_threads=1 async=() signal=KILL damage=0
 while (($#)); do
   case $1 in
     --kill-after-saves) kill_after=$2; shift 2 ;;
@@ -20,6 +23,7 @@ while (($#)); do
     --steps) steps=$2; shift 2 ;;
     --save-every) save_every=$2; shift 2 ;;
     --signal) signal=$2; shift 2 ;;
+    --damage-latest) damage=1; shift ;;
     *) echo "resume_story.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -65,8 +69,25 @@ fi
 echo "   committed steps on disk:"
 "$bin/nnx-ckpt" list "$work/interrupted" | sed 's/^/     /'
 
+if ((damage)); then
+  latest=$(ls "$work/interrupted" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+  file="$work/interrupted/$latest/model.nnxa"
+  offset=$(($(stat -c %s "$file") / 2))
+  byte=$(od -An -tu1 -j "$offset" -N1 "$file" | tr -d ' ')
+  printf "$(printf '\\%03o' $((byte ^ 0xff)))" | dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
+  echo "   damaged: byte $offset of step $latest's model.nnxa flipped"
+fi
+
 echo "== 3. the same command again: it resumes from the latest committed step"
 run --dir "$work/interrupted" --threads "$threads" "${async[@]}" >"$work/resumed.log" 2>&1
+if ((damage)); then
+  if ! grep -q "set aside damaged step $latest" "$work/resumed.log" || ! grep -q "step $latest .* is damaged, skipped" "$work/resumed.log"; then
+    echo "   expected the resumed run to skip and set aside step $latest:" >&2
+    head -n 5 "$work/resumed.log" >&2
+    exit 1
+  fi
+  grep -E "skipped|set aside" "$work/resumed.log" | cut -c1-160 | sed 's/^/   /'
+fi
 head -n 1 "$work/resumed.log" | sed 's/^/   /'
 tail -n 1 "$work/resumed.log" | sed 's/^/   /'
 resumed=$("$bin/nnx-ckpt" digest "$work/interrupted" --step "$steps" --item model)

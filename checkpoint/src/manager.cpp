@@ -105,9 +105,14 @@ CheckpointManager::CheckpointManager(std::string directory, Options options)
     const std::string pid = std::to_string(::getpid());
     if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) { /* the pid is only informative */ }
     if (options_.cleanup_tmp_directories) {
+      // Leftovers of interrupted saves and deletions, and step-named directories without _COMMIT
+      // (never committed, so never listed: nothing in them was ever saved as a step).
       for (const auto& entry : fs::directory_iterator(directory_, ec)) {
         const std::string name = entry.path().filename().string();
-        if (name.find(kTmpMarker) != std::string::npos || name.find(kDeletingMarker) != std::string::npos)
+        boost::system::error_code entry_ec;
+        const bool uncommitted_step = parse_step_name(name, options_) && fs::is_directory(entry.path(), entry_ec) &&
+                                      !fs::exists(entry.path() / kCommitFile, entry_ec);
+        if (name.find(kTmpMarker) != std::string::npos || name.find(kDeletingMarker) != std::string::npos || uncommitted_step)
           fs::remove_all(entry.path(), ec);
       }
     }
@@ -325,7 +330,10 @@ void CheckpointManager::write_step(std::int64_t step, const Composite& items, co
                                                             " step " + std::to_string(step) + "\n");
     io::sync_directory(tmp_dir);
     if (fs::exists(final_dir, ec))
-      throw CheckpointError(ErrorCode::usage, "'" + final_dir + "' already exists; delete it or save under another step");
+      throw CheckpointError(ErrorCode::usage, "'" + final_dir + "' already exists but is not a committed step (no " +
+                                                  std::string(kCommitFile) + "): an interrupted or damaged step. Move it "
+                                                  "away or delete it, or open the manager with cleanup_tmp_directories = "
+                                                  "true, which removes such directories");
     if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) io::throw_errno("renaming into place", final_dir, errno);
     io::sync_directory(directory_);
   } catch (...) {
@@ -368,6 +376,24 @@ void CheckpointManager::delete_step(std::int64_t step) {
   }
   remove_step_directory(name);
   io::sync_directory(directory_);
+}
+
+std::string CheckpointManager::set_aside(std::int64_t step) {
+  check_writable("set a step aside");
+  finish_pending();
+  std::string name;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(steps_.begin(), steps_.end(), [&](const auto& r) { return r.step == step; });
+    if (it == steps_.end())
+      throw CheckpointError(ErrorCode::not_found, "cannot set step " + std::to_string(step) + " aside: not in '" + directory_ + "'");
+    name = it->name;
+    steps_.erase(it);
+  }
+  const std::string from = directory_ + "/" + name, to = from + kDamagedMarker + unique_suffix();
+  if (::rename(from.c_str(), to.c_str()) != 0) io::throw_errno("setting aside (renaming)", from, errno);
+  io::sync_directory(directory_);
+  return to;
 }
 
 void CheckpointManager::apply_retention() {

@@ -12,6 +12,7 @@ inline constexpr const char* kMetadataFile = "_METADATA.json";
 inline constexpr const char* kCommitFile = "_COMMIT";
 inline constexpr const char* kTmpMarker = ".nnx-tmp-";
 inline constexpr const char* kDeletingMarker = ".nnx-deleting-";
+inline constexpr const char* kDamagedMarker = ".nnx-damaged-";  // set_aside: kept, never listed, never removed
 inline constexpr const char* kLockFile = ".nnx-writer.lock";
 inline constexpr std::uint64_t kMaxMetadataBytes = 64 << 20;
 

@@ -1,5 +1,6 @@
-// Restoring: into a target (strict, every difference named), or without one (plain maps).
+// Restoring: into a target (strict, every difference named), or without one (plain maps); verifying.
 #include <algorithm>
+#include <iostream>
 
 #include "io.hpp"
 #include "metadata.hpp"
@@ -80,7 +81,23 @@ State restore_into(const ArrayFileReader& reader, const State& target, const Res
 
 Composite CheckpointManager::restore(std::optional<std::int64_t> step, const Composite& targets,
                                      const RestoreOptions& options) const {
-  const std::int64_t s = resolve(step);  // once: every item comes from the same step
+  if (step || !options.fall_back_to_intact) return restore_step(resolve(step), targets, options);
+  const std::vector<std::int64_t> steps = all_steps();
+  if (steps.empty()) return restore_step(resolve(step), targets, options);  // the usual "nothing to restore"
+  std::string skipped;
+  for (auto s = steps.rbegin(); s != steps.rend(); ++s) {
+    try {
+      return restore_step(*s, targets, options);
+    } catch (const CheckpointError& e) {
+      if (e.code() == ErrorCode::usage) throw;  // the call is wrong, not the step
+      std::cerr << "nnx::checkpoint: step " << *s << " of '" << directory_ << "' is damaged, skipped: " << e.what() << "\n";
+      skipped += "\n  step " + std::to_string(*s) + ": " + e.what();
+    }
+  }
+  throw CheckpointError(ErrorCode::corrupted, "no step of '" + directory_ + "' can be restored:" + skipped);
+}
+
+Composite CheckpointManager::restore_step(std::int64_t s, const Composite& targets, const RestoreOptions& options) const {
   Composite out;
   for (const auto& name : targets.names()) {
     const ItemType type = targets.type(name);
@@ -89,7 +106,9 @@ Composite CheckpointManager::restore(std::optional<std::int64_t> step, const Com
       out.add(name, restore_into(ArrayFileReader(opened.file()), targets.state(name), options,
                                  "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'"));
     } else {
-      out.add(name, JsonItem::from_text(io::read_small_file(opened.file(), kMaxMetadataBytes)));
+      JsonItem json = JsonItem::from_text(io::read_small_file(opened.file(), kMaxMetadataBytes));
+      json.validate();  // damage is found here, where falling back is still possible
+      out.add(name, std::move(json));
     }
   }
   return out;
@@ -109,6 +128,31 @@ PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, 
 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {
   return JsonItem::from_text(io::read_small_file(open_item(step, item, ItemType::json).file(), kMaxMetadataBytes));
+}
+
+StepCheck CheckpointManager::verify(std::int64_t step) const {
+  StepCheck check{step, 0, {}};
+  try {
+    for (const auto& item : metadata(step).items) {
+      if (item.type == ItemType::json) {
+        restore_json(step, item.name).validate();
+        continue;
+      }
+      const ArrayFileReader reader(open_item(step, item.name, ItemType::state).file());
+      check.arrays += reader.index().entries.size();
+      for (auto& p : reader.verify()) check.problems.push_back(std::move(p));
+    }
+  } catch (const std::exception& e) {
+    check.problems.push_back(e.what());
+  }
+  return check;
+}
+
+std::optional<std::int64_t> CheckpointManager::latest_intact_step() const {
+  const std::vector<std::int64_t> steps = all_steps();
+  for (auto s = steps.rbegin(); s != steps.rend(); ++s)
+    if (verify(*s).ok()) return *s;
+  return std::nullopt;
 }
 
 }  // namespace nnx::checkpoint

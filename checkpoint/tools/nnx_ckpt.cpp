@@ -3,6 +3,7 @@
 //   nnx-ckpt list DIR                          steps, commit time, size, metrics
 //   nnx-ckpt show DIR [--step N]               items, paths, kinds, dtypes, shapes, counts
 //   nnx-ckpt verify DIR [--step N]             re-reads every array, checks every checksum
+//   nnx-ckpt verify DIR --latest-intact        the newest step that verifies (exit 1: none)
 //   nnx-ckpt digest DIR [--step N] [--item I]  a hash of paths and values only
 //   nnx-ckpt diff DIR STEP_A STEP_B            paths added, removed, changed
 //
@@ -102,33 +103,40 @@ int cmd_show(const std::string& dir, std::optional<std::int64_t> step) {
   return 0;
 }
 
-int cmd_verify(const std::string& dir, std::optional<std::int64_t> step) {
+void print_check(const ckpt::StepCheck& c) {
+  if (c.ok()) {
+    std::cout << "step " << c.step << ": ok (" << c.arrays << " arrays, every checksum matches)\n";
+    return;
+  }
+  std::cout << "step " << c.step << ": DAMAGED\n";
+  for (const auto& p : c.problems) std::cout << "  " << p << "\n";
+}
+
+// --latest-intact: newest first, until a step verifies; prints it last ("latest intact step: N").
+int cmd_latest_intact(const std::string& dir) {
+  auto m = open(dir);
+  const auto steps = m.all_steps();
+  for (auto s = steps.rbegin(); s != steps.rend(); ++s) {
+    const ckpt::StepCheck c = m.verify(*s);
+    print_check(c);
+    if (c.ok()) {
+      std::cout << "latest intact step: " << *s << "\n";
+      return 0;
+    }
+  }
+  std::cout << "no intact step in " << dir << "\n";
+  return 1;
+}
+
+int cmd_verify(const std::string& dir, std::optional<std::int64_t> step, bool latest_intact) {
+  if (latest_intact) return cmd_latest_intact(dir);
   auto m = open(dir);
   int failures = 0;
   const auto steps = chosen_steps(m, step, true);
   for (std::int64_t s : steps) {
-    std::vector<std::string> problems;
-    std::uint64_t arrays = 0;
-    try {
-      for (const auto& item : m.metadata(s).items) {
-        if (item.type == ckpt::ItemType::json) {
-          m.restore_json(s, item.name).validate();
-          continue;
-        }
-        const ckpt::ArrayFileReader reader(item_path(m, s, item));
-        arrays += reader.index().entries.size();
-        for (auto& p : reader.verify()) problems.push_back(std::move(p));
-      }
-    } catch (const std::exception& e) {
-      problems.push_back(e.what());
-    }
-    if (problems.empty()) {
-      std::cout << "step " << s << ": ok (" << arrays << " arrays, every checksum matches)\n";
-    } else {
-      ++failures;
-      std::cout << "step " << s << ": DAMAGED\n";
-      for (const auto& p : problems) std::cout << "  " << p << "\n";
-    }
+    const ckpt::StepCheck c = m.verify(s);
+    failures += !c.ok();
+    print_check(c);
   }
   if (steps.empty()) std::cout << "no committed checkpoints in " << dir << "\n";
   return failures ? 1 : 0;
@@ -243,6 +251,8 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "re-read every array and check every checksum (default: every step)");
   verify->add_option("DIR", dir, "checkpoint directory")->required();
   verify->add_option("--step", step, "only this step");
+  bool latest_intact = false;
+  verify->add_flag("--latest-intact", latest_intact, "newest first, until a step verifies; prints 'latest intact step: N'");
   auto* digest = app.add_subcommand("digest", "hash of paths and array values only (default: latest step)");
   digest->add_option("DIR", dir, "checkpoint directory")->required();
   digest->add_option("--step", step, "the step (default: the latest)");
@@ -270,7 +280,7 @@ int main(int argc, char** argv) {
   try {
     if (list->parsed()) return cmd_list(dir);
     if (show->parsed()) return cmd_show(dir, step);
-    if (verify->parsed()) return cmd_verify(dir, step);
+    if (verify->parsed()) return cmd_verify(dir, step, latest_intact);
     if (digest->parsed()) return cmd_digest(dir, step, item);
     if (diff->parsed()) return cmd_diff(dir, step_a, step_b);
   } catch (const std::exception& e) {

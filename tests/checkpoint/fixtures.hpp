@@ -14,6 +14,7 @@
 
 #include <boost/filesystem.hpp>
 #include <cstdint>
+#include <fstream>
 #include <nnx/checkpoint.hpp>
 #include <nnx/models.hpp>
 #include <set>
@@ -67,6 +68,30 @@ inline State hand_state(double shift = 0.0) {
   s.set(Path{"rngs", "count"}, nnx::RngCount(Array::scalar<std::uint32_t>(5u), {{"tag", "dropout"}}));
   s.set(Path{"step"}, nnx::OptState(Array::scalar<std::int64_t>(1234)));
   return s;
+}
+
+// Flips one bit of the stored data of `path` in the array file `file`.
+inline void flip_byte(const std::string& file, const nnx::Path& path) {
+  std::uint64_t offset = 0;
+  {
+    const ckpt::ArrayFileReader reader(file);
+    bool found = false;
+    for (const auto& e : reader.index().entries)
+      if (e.path == path) {
+        offset = e.offset + e.nbytes / 2;
+        found = true;
+      }
+    REQUIRE(found);
+  }
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f.good());
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x10);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+  REQUIRE(f.good());
 }
 
 inline std::set<std::string> entries(const TempDir& dir) {

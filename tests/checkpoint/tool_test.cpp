@@ -44,29 +44,6 @@ nnx::State vector_state(std::initializer_list<std::pair<const char*, std::vector
   return s;
 }
 
-// Flips one bit of the stored data of `path` in the array file `file`.
-void flip_byte(const std::string& file, const nnx::Path& path) {
-  std::uint64_t offset = 0;
-  {
-    const ckpt::ArrayFileReader reader(file);
-    bool found = false;
-    for (const auto& e : reader.index().entries)
-      if (e.path == path) {
-        offset = e.offset + e.nbytes / 2;
-        found = true;
-      }
-    REQUIRE(found);
-  }
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  REQUIRE(f.good());
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x10);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-  REQUIRE(f.good());
-}
 
 std::string digest_of(const std::vector<std::string>& args) {
   const auto r = tool(args);

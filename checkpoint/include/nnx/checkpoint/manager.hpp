@@ -69,7 +69,9 @@ struct Options {
   std::string step_prefix{};           // "step" names directories "step_400"; empty: "400"
   int step_format_fixed_length = 0;    // 8: "00000400"
   bool create = true;                  // create the directory when missing
-  bool cleanup_tmp_directories = false;  // remove leftovers of interrupted saves at start
+  // At start (writers only): remove leftovers of interrupted saves and deletions, and step-named
+  // directories without _COMMIT (never committed). Steps put aside with set_aside() are kept.
+  bool cleanup_tmp_directories = false;
   bool read_only = false;
   bool enable_async_checkpointing = false;
   // The time a step is committed at (StepMetadata::created_unix_ms), in unix milliseconds; the
@@ -96,6 +98,18 @@ struct StepMetadata {
 struct RestoreOptions {
   bool partial = false;      // the checkpoint may hold paths the target does not (they are skipped)
   bool cast_dtypes = false;  // convert stored dtypes to the target's instead of failing
+  // With no step given: when the latest step cannot be restored because it is damaged (any
+  // CheckpointError but a usage error; never because the target does not fit), restore the newest
+  // earlier step that can, saying on stderr which steps were skipped and why.
+  bool fall_back_to_intact = false;
+};
+
+// What CheckpointManager::verify found in one step.
+struct StepCheck {
+  std::int64_t step = 0;
+  std::uint64_t arrays = 0;            // arrays whose checksums were re-read and matched or not
+  std::vector<std::string> problems;   // empty: every byte checked is sound
+  bool ok() const { return problems.empty(); }
 };
 
 class CheckpointManager {
@@ -119,6 +133,15 @@ class CheckpointManager {
   // Without a target: a State with the kinds and metadata as stored.
   State restore_state(std::optional<std::int64_t> step = std::nullopt, const std::string& item = kDefaultItem) const;
   JsonItem restore_json(std::optional<std::int64_t> step, const std::string& item) const;
+
+  // Re-reads every array and JSON item of `step`, checking every checksum (nnx-ckpt verify).
+  StepCheck verify(std::int64_t step) const;
+  // The newest step that verifies, or nothing; re-reads each step it tries, newest first.
+  std::optional<std::int64_t> latest_intact_step() const;
+  // Moves a (damaged) step out of the way without deleting anything: its directory is renamed to
+  // "<name>.nnx-damaged-<suffix>", which is never listed nor removed by nnx; inspect it, then
+  // delete it by hand. Frees the step's number for a new save. Returns the new path.
+  std::string set_aside(std::int64_t step);
 
   std::optional<std::int64_t> latest_step() const;
   std::vector<std::int64_t> all_steps() const;
@@ -149,6 +172,7 @@ class CheckpointManager {
   std::optional<double> best_score(const StepRecord& record) const;
   std::int64_t resolve(std::optional<std::int64_t> step) const;
   OpenedItem open_item(std::optional<std::int64_t> step, const std::string& item, ItemType type) const;
+  Composite restore_step(std::int64_t step, const Composite& targets, const RestoreOptions& options) const;
   void write_step(std::int64_t step, const Composite& items, const Metrics& metrics);
   void apply_retention();
   void remove_step_directory(const std::string& name);
