@@ -142,6 +142,17 @@ void CheckpointManager::close() {
 }
 
 void CheckpointManager::scan() {
+  std::vector<StepRecord> found = list_steps();
+  std::lock_guard lock(mutex_);
+  steps_ = std::move(found);
+}
+
+bool CheckpointManager::is_committed(std::int64_t step) const {
+  boost::system::error_code ec;
+  return fs::exists(fs::path(step_directory(step)) / kCommitFile, ec);
+}
+
+std::vector<CheckpointManager::StepRecord> CheckpointManager::list_steps() const {
   std::vector<StepRecord> found;
   boost::system::error_code ec;
   for (const auto& entry : fs::directory_iterator(directory_, ec)) {
@@ -174,8 +185,7 @@ void CheckpointManager::scan() {
   });
   found.erase(std::unique(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.step == b.step; }),
               found.end());
-  std::lock_guard lock(mutex_);
-  steps_ = std::move(found);
+  return found;
 }
 
 void CheckpointManager::reload() {

@@ -21,9 +21,7 @@ struct CheckpointManager::OpenedItem {
 
 // Resolves `step` (the latest when unset), reads its metadata and finds `item`, which must be of
 // `type`; each failure is a CheckpointError naming the step, the item and what there is instead.
-CheckpointManager::OpenedItem CheckpointManager::open_item(std::optional<std::int64_t> step, const std::string& item,
-                                                           ItemType type) const {
-  const std::int64_t s = resolve(step);
+CheckpointManager::OpenedItem CheckpointManager::open_item(std::int64_t s, const std::string& item, ItemType type) const {
   OpenedItem opened{s, step_directory(s), {}, {}};
   opened.metadata = read_step_metadata(opened.directory);
   const auto& items = opened.metadata.items;
@@ -81,19 +79,28 @@ State restore_into(const ArrayFileReader& reader, const State& target, const Res
 
 Composite CheckpointManager::restore(std::optional<std::int64_t> step, const Composite& targets,
                                      const RestoreOptions& options) const {
-  if (step || !options.fall_back_to_intact) return restore_step(resolve(step), targets, options);
-  const std::vector<std::int64_t> steps = all_steps();
-  if (steps.empty()) return restore_step(resolve(step), targets, options);  // the usual "nothing to restore"
+  if (step) return restore_step(resolve(step), targets, options);
+  std::vector<std::int64_t> steps = all_steps();  // newest last; tried newest first
+  if (steps.empty()) resolve(step);                // throws "nothing to restore"
   std::string skipped;
-  for (auto s = steps.rbegin(); s != steps.rend(); ++s) {
+  int relists = 0;
+  while (!steps.empty()) {
+    const std::int64_t s = steps.back();
+    steps.pop_back();
     try {
-      return restore_step(*s, targets, options);
+      return restore_step(s, targets, options);
     } catch (const CheckpointError& e) {
-      if (e.code() == ErrorCode::usage) throw;  // the call is wrong, not the step
-      std::cerr << "nnx::checkpoint: step " << *s << " of '" << directory_ << "' is damaged, skipped: " << e.what() << "\n";
-      skipped += "\n  step " + std::to_string(*s) + ": " + e.what();
+      if (!is_committed(s) && relists++ < 8) {  // deleted by a writer since it was listed: not damage
+        steps.clear();
+        for (const auto& r : list_steps()) steps.push_back(r.step);
+        continue;
+      }
+      if (e.code() == ErrorCode::usage || !options.fall_back_to_intact) throw;  // the call is wrong, or no fallback
+      std::cerr << "nnx::checkpoint: step " << s << " of '" << directory_ << "' is damaged, skipped: " << e.what() << "\n";
+      skipped += "\n  step " + std::to_string(s) + ": " + e.what();
     }
   }
+  if (skipped.empty()) resolve(std::nullopt);  // everything was deleted meanwhile: "nothing to restore"
   throw CheckpointError(ErrorCode::corrupted, "no step of '" + directory_ + "' can be restored:" + skipped);
 }
 
@@ -119,7 +126,7 @@ State CheckpointManager::restore(std::optional<std::int64_t> step, const State& 
 }
 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {
-  return ArrayFileReader(open_item(step, item, ItemType::state).file()).read_all();
+  return ArrayFileReader(open_item(resolve(step), item, ItemType::state).file()).read_all();
 }
 
 PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, const std::string& item) const {
@@ -127,7 +134,7 @@ PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, 
 }
 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {
-  return JsonItem::from_text(io::read_small_file(open_item(step, item, ItemType::json).file(), kMaxMetadataBytes));
+  return JsonItem::from_text(io::read_small_file(open_item(resolve(step), item, ItemType::json).file(), kMaxMetadataBytes));
 }
 
 StepCheck CheckpointManager::verify(std::int64_t step) const {
@@ -138,12 +145,16 @@ StepCheck CheckpointManager::verify(std::int64_t step) const {
         restore_json(step, item.name).validate();
         continue;
       }
-      const ArrayFileReader reader(open_item(step, item.name, ItemType::state).file());
+      const ArrayFileReader reader(open_item(step, item.name, ItemType::state).file());  // `step` listed: resolved
       check.arrays += reader.index().entries.size();
       for (auto& p : reader.verify()) check.problems.push_back(std::move(p));
     }
   } catch (const std::exception& e) {
     check.problems.push_back(e.what());
+  }
+  if (!check.problems.empty() && !is_committed(step)) {  // deleted meanwhile: not damage
+    check.problems.clear();
+    check.deleted = true;
   }
   return check;
 }
@@ -151,7 +162,7 @@ StepCheck CheckpointManager::verify(std::int64_t step) const {
 std::optional<std::int64_t> CheckpointManager::latest_intact_step() const {
   const std::vector<std::int64_t> steps = all_steps();
   for (auto s = steps.rbegin(); s != steps.rend(); ++s)
-    if (verify(*s).ok()) return *s;
+    if (verify(*s).ok()) return *s;  // a step deleted meanwhile is not ok: the next older one is tried
   return std::nullopt;
 }
 

@@ -62,7 +62,13 @@ int cmd_list(const std::string& dir) {
   }
   std::printf("%-10s  %-19s  %10s  %s\n", "step", "committed (UTC)", "size", "metrics");
   for (std::int64_t s : steps) {
-    const ckpt::StepMetadata md = m.metadata(s);
+    ckpt::StepMetadata md;
+    try {
+      md = m.metadata(s);
+    } catch (const ckpt::CheckpointError&) {
+      if (m.is_committed(s)) throw;
+      continue;  // deleted by a writer since it was listed: no longer a step, not an error
+    }
     std::string metrics;
     for (const auto& [k, v] : md.metrics) {
       std::ostringstream o;
@@ -104,6 +110,10 @@ int cmd_show(const std::string& dir, std::optional<std::int64_t> step) {
 }
 
 void print_check(const ckpt::StepCheck& c) {
+  if (c.deleted) {
+    std::cout << "step " << c.step << ": deleted by a writer while being verified (skipped)\n";
+    return;
+  }
   if (c.ok()) {
     std::cout << "step " << c.step << ": ok (" << c.arrays << " arrays, every checksum matches)\n";
     return;
@@ -135,7 +145,7 @@ int cmd_verify(const std::string& dir, std::optional<std::int64_t> step, bool la
   const auto steps = chosen_steps(m, step, true);
   for (std::int64_t s : steps) {
     const ckpt::StepCheck c = m.verify(s);
-    failures += !c.ok();
+    failures += !c.ok() && !c.deleted;
     print_check(c);
   }
   if (steps.empty()) std::cout << "no committed checkpoints in " << dir << "\n";

@@ -2,6 +2,9 @@
 // damaged step aside, and save again where an interrupted step directory lies.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "fixtures.hpp"
 
 using namespace checkpoint_test;
@@ -69,4 +72,39 @@ TEST_CASE("a step directory without _COMMIT: saving there says what to do; clean
   CHECK_FALSE(fs::exists(dir.path() / "3"));
   manager.save(3, hand_state(3.0));
   CHECK(manager.all_steps() == Steps{1, 2, 3});
+}
+
+TEST_CASE("readers never report false damage while the writer's retention deletes steps") {
+  TempDir dir("nnx-recovery-race");
+  ckpt::CheckpointManager writer(dir.string(), {.max_to_keep = 2});
+  writer.save(0, hand_state(0.0));
+  const ckpt::CheckpointManager stale_reader(dir.string(), {.read_only = true});  // lists step 0, soon deleted
+  std::atomic<bool> done{false};
+  std::atomic<int> deleted{0};
+  std::thread saving([&] {  // at least 150 saves, and on until a verification has met a deleted step
+    for (std::int64_t step = 1; step <= 150 || (deleted == 0 && step <= 5000); ++step)
+      writer.save(step, hand_state(static_cast<double>(step)));
+    done = true;
+  });
+  int restores = 0, stale = 0, checks = 0;
+  const State target = hand_state().as_abstract();
+  while (!done) {
+    // A reader whose listing went stale long ago: its latest step was deleted by retention.
+    CHECK(stale_reader.restore(target).at("step").value.item<std::int64_t>() == 1234);  // re-listed, never fails
+    ++restores;
+    stale += !stale_reader.is_committed(*stale_reader.latest_step());
+    ckpt::CheckpointManager reader(dir.string(), {.read_only = true});  // a fresh listing, soon stale too
+    for (std::int64_t s : reader.all_steps()) {
+      const ckpt::StepCheck c = reader.verify(s);
+      CHECK_MESSAGE((c.ok() || c.deleted), "step ", s, ": ", (c.problems.empty() ? "" : c.problems.front()));
+      ++checks;
+      deleted += c.deleted ? 1 : 0;
+    }
+  }
+  saving.join();
+  MESSAGE(restores << " restores (" << stale << " with a deleted latest step), " << checks << " verifications (" << deleted.load()
+                    << " of deleted steps)");
+  CHECK(restores > 10);
+  CHECK(stale > 0);    // restores really met a deleted latest step
+  CHECK(deleted > 0);  // verifications really met steps deleted under them
 }

@@ -109,7 +109,8 @@ struct StepCheck {
   std::int64_t step = 0;
   std::uint64_t arrays = 0;            // arrays whose checksums were re-read and matched or not
   std::vector<std::string> problems;   // empty: every byte checked is sound
-  bool ok() const { return problems.empty(); }
+  bool deleted = false;  // a writer deleted the step while it was being checked: neither sound nor damaged
+  bool ok() const { return problems.empty() && !deleted; }
 };
 
 class CheckpointManager {
@@ -124,7 +125,9 @@ class CheckpointManager {
   bool save(std::int64_t step, const State& state, const Metrics& metrics = {}, bool force = false);
 
   // Restores the items named in `targets` (States: abstract or concrete targets; JSON items:
-  // any placeholder) from `step`, which defaults to the latest.
+  // any placeholder) from `step`, which defaults to the latest. Without a step, a latest step that
+  // a writer deletes while it is being read is not an error: the directory is listed again and the
+  // new latest step restored.
   Composite restore(std::optional<std::int64_t> step, const Composite& targets, const RestoreOptions& options = {}) const;
   State restore(std::optional<std::int64_t> step, const State& target, const RestoreOptions& options = {}) const;
   State restore(const State& target, const RestoreOptions& options = {}) const { return restore(std::nullopt, target, options); }
@@ -142,6 +145,10 @@ class CheckpointManager {
   // "<name>.nnx-damaged-<suffix>", which is never listed nor removed by nnx; inspect it, then
   // delete it by hand. Frees the step's number for a new save. Returns the new path.
   std::string set_aside(std::int64_t step);
+
+  // Whether `step`'s directory still holds _COMMIT: a writer (retention, delete_step) may have
+  // deleted a step since this manager listed it. A reader that fails on such a step skips it.
+  bool is_committed(std::int64_t step) const;
 
   std::optional<std::int64_t> latest_step() const;
   std::vector<std::int64_t> all_steps() const;
@@ -168,10 +175,11 @@ class CheckpointManager {
   struct OpenedItem;  // restore.cpp: a step's directory and metadata, and one item of it
 
   void scan();
+  std::vector<StepRecord> list_steps() const;  // the committed steps on disk now, ascending
   // best_fn of a step's metrics; nothing when it has none, best_fn throws, or the score is not finite.
   std::optional<double> best_score(const StepRecord& record) const;
   std::int64_t resolve(std::optional<std::int64_t> step) const;
-  OpenedItem open_item(std::optional<std::int64_t> step, const std::string& item, ItemType type) const;
+  OpenedItem open_item(std::int64_t step, const std::string& item, ItemType type) const;  // step: resolved
   Composite restore_step(std::int64_t step, const Composite& targets, const RestoreOptions& options) const;
   void write_step(std::int64_t step, const Composite& items, const Metrics& metrics);
   void apply_retention();
