@@ -34,10 +34,41 @@ File File::create(const std::string& path) {
   return File(fd, path);
 }
 
+const char* file_type_name(unsigned mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFLNK: return "a symbolic link";
+    case S_IFIFO: return "a FIFO (named pipe)";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    default: return "a special file";
+  }
+}
+
 File File::open_read(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno("opening", path, errno);
-  return File(fd, path);
+  // O_NOFOLLOW: a symbolic link in the last component fails (ELOOP) instead of being followed.
+  // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; the type check
+  // below then refuses it, and the flag is cleared before anything is read.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP)
+      throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is a symbolic link, not a regular file; a checkpoint "
+                                                  "holds its files itself: replace the link with the file, or restore "
+                                                  "an earlier step");
+    throw_errno("opening", path, err);
+  }
+  File f(fd, path);  // closes the descriptor on every throw below
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_errno("examining", path, errno);
+  if (!S_ISREG(st.st_mode))
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is " + file_type_name(st.st_mode) +
+                                                    ", not a regular file; remove it and restore an earlier step");
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw_errno("opening", path, errno);
+  return f;
 }
 
 File::~File() {

@@ -16,6 +16,9 @@ namespace nnx::checkpoint::io {
 class File {
  public:
   static File create(const std::string& path);  // new file, fails if it exists
+  // Opens an existing regular file for reading, never blocking and never following a symbolic link:
+  // a symlink, FIFO, directory, socket or device at `path` is a CheckpointError (corrupted) naming
+  // the path and what is there. Every checkpoint reader opens its files through this.
   static File open_read(const std::string& path);
   File(File&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
   File& operator=(File&&) = delete;
@@ -35,6 +38,9 @@ class File {
   int fd_;
   std::string path_;
 };
+
+// What kind of file a stat mode describes, for messages: "a FIFO (named pipe)", "a directory", ...
+const char* file_type_name(unsigned mode);
 
 void sync_directory(const std::string& path);
 void write_file_durably(const std::string& path, const std::string& contents);  // create, write, fsync

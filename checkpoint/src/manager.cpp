@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,8 +89,32 @@ CheckpointManager::CheckpointManager(std::string directory, Options options)
   }
   if (!options_.read_only) {
     const std::string lock_path = directory_ + "/" + kLockFile;
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd_ < 0) io::throw_errno("opening the writer lock", lock_path, errno);
+    // The lock is a regular file inside the directory, or nothing is touched: O_NOFOLLOW refuses a
+    // symbolic link (even a dangling one, so nothing is created outside), O_NONBLOCK keeps a FIFO
+    // from blocking, and the fstat below refuses anything but a regular file before it is written.
+    const auto not_a_file = [&](const std::string& found) {
+      return CheckpointError(ErrorCode::corrupted, "the writer lock '" + lock_path + "' must be a regular file, found " +
+                                                       found + "; remove it (while no CheckpointManager writes here) and open again");
+    };
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) {
+      const int err = errno;
+      if (err == ELOOP) throw not_a_file("a symbolic link");
+      if (err == EISDIR) throw not_a_file("a directory");
+      io::throw_errno("opening the writer lock", lock_path, err);
+    }
+    struct stat lock_st {};
+    if (::fstat(lock_fd_, &lock_st) != 0) {
+      const int err = errno;
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      io::throw_errno("examining the writer lock", lock_path, err);
+    }
+    if (!S_ISREG(lock_st.st_mode)) {
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      throw not_a_file(io::file_type_name(lock_st.st_mode));
+    }
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       char pid[32] = {};

@@ -20,11 +20,6 @@ namespace {
 
 constexpr std::size_t kHeader = 17, kFooter = 32;
 
-std::string read_bytes(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 void write_bytes(const std::string& file, const std::string& bytes) {
   boost::system::error_code ec;
   boost::filesystem::remove(file, ec);

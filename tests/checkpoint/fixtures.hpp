@@ -15,6 +15,7 @@
 #include <boost/filesystem.hpp>
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <nnx/checkpoint.hpp>
 #include <nnx/models.hpp>
 #include <set>
@@ -108,6 +109,12 @@ inline std::vector<std::string> leftovers(const std::string& dir) {
     if (name.find(".nnx-tmp-") != std::string::npos || name.find(".nnx-deleting-") != std::string::npos) out.push_back(name);
   }
   return out;
+}
+
+// The bytes of `file` (empty when it cannot be read).
+inline std::string read_bytes(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace checkpoint_test

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <cereal/types/vector.hpp>
 #include <nnx/checkpoint/json.hpp>
 
 #include "fixtures.hpp"

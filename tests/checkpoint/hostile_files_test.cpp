@@ -1,0 +1,148 @@
+// Hostile entries where a checkpoint expects its own files: a symbolic link, FIFO or directory in
+// place of the writer lock, an array file, _METADATA.json or a JSON item. Each is refused with a
+// CheckpointError naming the path; nothing hangs, and nothing outside the directory is touched.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cereal/types/string.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <nnx/checkpoint/json.hpp>
+
+#include "fixtures.hpp"
+
+using namespace checkpoint_test;
+
+namespace {
+
+void make_fifo(const std::string& path) {
+  boost::system::error_code ec;
+  fs::remove(path, ec);
+  REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+}
+
+// Waits up to 10 s for `done`, a call that may block opening the FIFO `fifo`. When it is still
+// blocked, the test fails, and the FIFO's writing end is opened again and again (each open releases
+// a reader blocked in open) for up to 30 s; a call still blocked then ends the process, so that a
+// regression fails ctest instead of hanging it.
+template <class T> T finish_or_release(std::future<T>& done, const std::string& fifo) {
+  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    FAIL_CHECK("still blocked after 10 s on '" << fifo << "'");
+    for (int i = 0; i < 300 && done.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready; ++i) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) ::close(fd);
+    }
+    if (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      std::fprintf(stderr, "hostile_files_test: a reader stays blocked on '%s'; giving up\n", fifo.c_str());
+      std::_Exit(1);
+    }
+  }
+  return done.get();
+}
+
+// Runs `f`, which must throw a CheckpointError, under the watchdog above.
+template <class F> ckpt::CheckpointError refused_promptly(F f, const std::string& fifo) {
+  auto done = std::async(std::launch::async, [&] { return expect_checkpoint_error(f); });
+  return finish_or_release(done, fifo);
+}
+
+// A directory with committed step 1: the default item (default.nnxa) and a JSON item (config.json).
+struct SavedStep {
+  TempDir dir{"nnx-hostile"};
+  SavedStep() {
+    ckpt::CheckpointManager m(dir.string());
+    m.save(1, ckpt::Composite().add(ckpt::kDefaultItem, hand_state()).add_json("config", std::string("lr=0.1")));
+    m.wait_until_finished();
+  }
+  std::string file(const std::string& name) const { return (dir.path() / "1" / name).string(); }
+};
+
+}  // namespace
+
+TEST_CASE("the writer lock: a symbolic link to a file outside is refused, and that file is untouched") {
+  TempDir dir{"nnx-hostile"}, outside{"nnx-outside"};
+  const std::string victim = outside.file("precious.txt");
+  { std::ofstream(victim) << "do not truncate me"; }
+  fs::create_symlink(victim, dir.path() / ".nnx-writer.lock");
+  const ckpt::CheckpointError e = expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string()); });
+  CHECK_CONTAINS(e.what(), ".nnx-writer.lock");
+  CHECK_CONTAINS(e.what(), "symbolic link");
+  CHECK_CONTAINS(e.what(), "remove it");
+  CHECK(read_bytes(victim) == "do not truncate me");
+  // A read-only manager takes no lock: it opens the directory as before.
+  CHECK_NOTHROW(ckpt::CheckpointManager(dir.string(), {.read_only = true}));
+}
+
+TEST_CASE("the writer lock: a dangling symbolic link creates nothing at its target") {
+  TempDir dir{"nnx-hostile"}, outside{"nnx-outside"};
+  const std::string target = outside.file("created-by-the-lock");
+  fs::create_symlink(target, dir.path() / ".nnx-writer.lock");
+  const ckpt::CheckpointError e = expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string()); });
+  CHECK_CONTAINS(e.what(), "symbolic link");
+  CHECK_FALSE(fs::exists(target));
+}
+
+TEST_CASE("the writer lock: a FIFO or a directory in its place is refused, without blocking") {
+  TempDir dir{"nnx-hostile"};
+  const std::string lock = dir.file(".nnx-writer.lock");
+  make_fifo(lock);
+  CHECK_CONTAINS(refused_promptly([&] { ckpt::CheckpointManager m(dir.string()); }, lock).what(), "FIFO");
+  fs::remove(lock);
+  fs::create_directory(lock);
+  CHECK_CONTAINS(expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string()); }).what(), "a directory");
+  fs::remove(lock);
+  CHECK_NOTHROW(ckpt::CheckpointManager(dir.string()));  // once removed, the directory opens again
+}
+
+TEST_CASE("a FIFO in place of an array file is refused by restore and verify, without blocking") {
+  SavedStep saved;
+  const std::string array = saved.file("default.nnxa");
+  make_fifo(array);
+  const ckpt::CheckpointManager m(saved.dir.string(), {.read_only = true});
+  const ckpt::CheckpointError e = refused_promptly([&] { (void)m.restore(1, hand_state().as_abstract()); }, array);
+  CHECK(e.code() == ckpt::ErrorCode::corrupted);
+  CHECK_CONTAINS(e.what(), array);
+  CHECK_CONTAINS(e.what(), "is a FIFO");
+  CHECK_CONTAINS(e.what(), "not a regular file");
+  refused_promptly([&] { (void)m.restore_state(1); }, array);
+  refused_promptly([&] { (void)ckpt::ArrayFileReader(array).verify(); }, array);  // what nnx-ckpt verify runs
+}
+
+TEST_CASE("a FIFO in place of a JSON item is refused, without blocking") {
+  SavedStep saved;
+  const std::string json = saved.file("config.json");
+  make_fifo(json);
+  const ckpt::CheckpointManager m(saved.dir.string(), {.read_only = true});
+  CHECK_CONTAINS(refused_promptly([&] { (void)m.restore_json(1, "config"); }, json).what(), "is a FIFO");
+  refused_promptly([&] { (void)m.restore(1, ckpt::Composite().add("config", ckpt::JsonItem())); }, json);
+}
+
+TEST_CASE("a FIFO in place of _METADATA.json: the scan completes and lists the step, reading it is refused") {
+  SavedStep saved;
+  const std::string metadata = saved.file("_METADATA.json");
+  make_fifo(metadata);
+  auto opened = std::async(std::launch::async, [&] { return ckpt::CheckpointManager(saved.dir.string(), {.read_only = true}).all_steps(); });
+  CHECK(finish_or_release(opened, metadata) == Steps{1});  // committed, so listed; reading it reports what is wrong
+  const ckpt::CheckpointManager m(saved.dir.string(), {.read_only = true});
+  CHECK_CONTAINS(refused_promptly([&] { (void)m.metadata(1); }, metadata).what(), "is a FIFO");
+  refused_promptly([&] { (void)m.restore(1, hand_state().as_abstract()); }, metadata);
+}
+
+TEST_CASE("a symbolic link in place of an array file is refused, even to a valid copy") {
+  SavedStep saved;
+  TempDir outside{"nnx-outside"};
+  const std::string array = saved.file("default.nnxa"), copy = outside.file("default.nnxa");
+  fs::copy_file(array, copy);
+  fs::remove(array);
+  fs::create_symlink(copy, array);
+  const ckpt::CheckpointManager m(saved.dir.string(), {.read_only = true});
+  const ckpt::CheckpointError e = expect_checkpoint_error([&] { (void)m.restore(1, hand_state().as_abstract()); });
+  CHECK(e.code() == ckpt::ErrorCode::corrupted);
+  CHECK_CONTAINS(e.what(), array);
+  CHECK_CONTAINS(e.what(), "is a symbolic link");
+}
