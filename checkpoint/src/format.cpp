@@ -6,10 +6,12 @@
 //   footer  : u64 index offset, u64 index size, u64 XXH3-64 of the index, u64 magic "NNXA_END"
 #include "nnx/checkpoint/format.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cereal/archives/portable_binary.hpp>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "format_version.hpp"
 #include "io.hpp"
@@ -187,6 +189,10 @@ std::uint32_t read_header(const io::File& f) {
   if (magic != kMagic)
     throw CheckpointError(ErrorCode::format, "'" + path + "' is not an nnx array file (wrong magic number); check the path");
   check_format_version("'" + path + "'", version, kArrayFormatVersion);
+  // Reserved: nnx writes 0. Any other value is a flipped byte, and no flipped byte is accepted.
+  if (flags != 0)
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the reserved header field (bytes 13-16) holds " +
+                                                    std::to_string(flags) + ", nnx writes 0; the file is damaged; restore an earlier step");
   return version;
 }
 
@@ -217,13 +223,31 @@ Footer read_footer(const io::File& f, std::uint64_t size) {
 }
 
 // The index's bytes, their checksum verified and their archive flag checked.
+// The index is hashed in chunks before any buffer of its claimed size is allocated: a footer that
+// claims a huge index (a sparse file, say: the size is "there" but holds zeros) costs one chunk of
+// memory and a read, never an allocation of the claimed size. Memory bound: kChunk, then the
+// index itself only once its checksum matched.
 std::string read_verified_index(const io::File& f, const Footer& footer) {
   const std::string& path = f.path();
+  {
+    std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(footer.index_size, kChunk)));
+    XXH3_state_t state;
+    XXH3_64bits_reset(&state);
+    for (std::uint64_t done = 0; done < footer.index_size;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(footer.index_size - done, kChunk));
+      f.read_at(chunk.data(), n, footer.index_offset + done);
+      XXH3_64bits_update(&state, chunk.data(), n);
+      done += n;
+    }
+    if (XXH3_64bits_digest(&state) != footer.index_sum)
+      throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index checksum does not match; the file is damaged; "
+                                                               "restore an earlier step");
+  }
   std::string bytes(static_cast<std::size_t>(footer.index_size), '\0');
   f.read_at(bytes.data(), bytes.size(), footer.index_offset);
-  if (checksum(bytes.data(), bytes.size()) != footer.index_sum)
-    throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index checksum does not match; the file is damaged; "
-                                                             "restore an earlier step");
+  if (checksum(bytes.data(), bytes.size()) != footer.index_sum)  // changed between the two reads
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index changed while it was read; the file is damaged "
+                                                             "or being written; restore an earlier step");
   if (bytes.size() < 1 + 8 || bytes[0] != 1)
     throw CheckpointError(ErrorCode::corrupted, "'" + path + "': the index is corrupted: no valid header; restore an earlier step");
   return bytes;

@@ -2,7 +2,9 @@
 // place of the writer lock, an array file, _METADATA.json or a JSON item. Each is refused with a
 // CheckpointError naming the path; nothing hangs, and nothing outside the directory is touched.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cereal/types/string.hpp>
@@ -145,4 +147,58 @@ TEST_CASE("a symbolic link in place of an array file is refused, even to a valid
   CHECK(e.code() == ckpt::ErrorCode::corrupted);
   CHECK_CONTAINS(e.what(), array);
   CHECK_CONTAINS(e.what(), "is a symbolic link");
+}
+
+TEST_CASE("a sparse array file whose footer claims a 1.5 GB index costs one chunk of memory, not 1.5 GB") {
+  TempDir dir("nnx-hostile-sparse");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    manager.save(1, hand_state());
+  }
+  const std::string file = dir.file("1/default.nnxa");
+  char header[17];
+  {
+    std::ifstream in(file, std::ios::binary);
+    in.read(header, sizeof header);
+    REQUIRE(in.good());
+  }
+  // Header, a 1.5 GB hole, and a footer that says the hole is the index (little-endian u64s).
+  const std::uint64_t size = 1536ull << 20, index_offset = sizeof header, index_size = size - 32 - index_offset;
+  const std::uint64_t footer[4] = {index_offset, index_size, 0x1234, 0x444E455F41584E4EULL};
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(header, sizeof header);
+  }
+  REQUIRE(::truncate(file.c_str(), static_cast<off_t>(size - 32)) == 0);
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::app);
+    out.write(reinterpret_cast<const char*>(footer), sizeof footer);
+  }
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  REQUIRE(static_cast<std::uint64_t>(st.st_size) == size);
+  REQUIRE(st.st_blocks * 512 < 1 << 20);  // really sparse: almost nothing on disk
+
+  // In a child, so that its peak RSS measures this read alone.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 3;
+    try {
+      (void)ckpt::ArrayFileReader(file);
+    } catch (const ckpt::CheckpointError& e) {
+      code = std::string(e.what()).find("index checksum") != std::string::npos ? 0 : 4;
+    } catch (...) {
+      code = 5;  // bad_alloc or anything else escaping is a failure
+    }
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);
+    if (code == 0 && usage.ru_maxrss > 512 * 1024) code = 6;  // KiB: far below the claimed 1.5 GB
+    std::_Exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK_MESSAGE(WEXITSTATUS(status) == 0, "child exit ", WEXITSTATUS(status),
+                " (3: accepted, 4: other error, 5: non-CheckpointError, 6: peak RSS above 512 MiB)");
 }
