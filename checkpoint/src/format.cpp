@@ -15,6 +15,7 @@
 
 #include "format_version.hpp"
 #include "io.hpp"
+#include "metadata.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -111,6 +112,7 @@ template <class T> void swap_bytes_if_big_endian(Array& a) {
 }  // namespace
 
 std::uint64_t checksum(const void* data, std::size_t n) { return XXH3_64bits(data, n); }
+std::uint64_t xxh3(const std::string& bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }  // metadata.hpp
 
 std::uint64_t write_array_file(const std::string& path, const State& state) {
   for (const auto& [p, var] : state)  // before the file exists: a refused State leaves nothing behind
@@ -348,6 +350,7 @@ ArrayFileReader::ArrayFileReader(const std::string& path) : impl_(new Impl{io::F
     index_.format_version = read_header(f);
     const Footer footer = read_footer(f, size_);
     index_.entries = parse_index(path, read_verified_index(f, footer), footer.index_offset);
+    index_.checksum = footer.index_sum;
   } catch (...) {
     delete impl_;
     throw;

@@ -344,25 +344,30 @@ void CheckpointManager::write_step(std::int64_t step, const Composite& items, co
   boost::system::error_code ec;
   fs::create_directory(tmp_dir, ec);
   if (ec) io::throw_errno("creating the temporary directory", tmp_dir, ec.value());
-  StepMetadata m{step, 0, metrics, {}};
+  StepMetadata m;
+  m.step = step;
+  m.metrics = metrics;
+  std::map<std::string, FileDigest> manifest;  // every other file of the step, for _COMMIT
   try {
     for (const auto& item : items.names()) {
       const ItemType type = items.type(item);
       const std::string file = item_file_name(item, type);
-      std::uint64_t bytes = 0;
       if (type == ItemType::state) {
-        bytes = write_array_file(tmp_dir + "/" + file, items.state(item));
+        const std::uint64_t bytes = write_array_file(tmp_dir + "/" + file, items.state(item));
+        // The index's checksum (reread: a few KB) covers every array's checksum, hence every byte.
+        manifest[file] = {bytes, ArrayFileReader(tmp_dir + "/" + file).index().checksum};
       } else {
         const std::string& text = items.json(item).text();
         io::write_file_durably(tmp_dir + "/" + file, text);
-        bytes = text.size();
+        manifest[file] = {text.size(), xxh3(text)};
       }
-      m.items.push_back({item, type, file, bytes});
+      m.items.push_back({item, type, file, manifest[file].size});
     }
     m.created_unix_ms = options_.clock();
-    io::write_file_durably(tmp_dir + "/" + kMetadataFile, step_metadata_json(m));
-    io::write_file_durably(tmp_dir + "/" + kCommitFile, std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) +
-                                                            " step " + std::to_string(step) + "\n");
+    const std::string metadata_json = step_metadata_json(m);
+    io::write_file_durably(tmp_dir + "/" + kMetadataFile, metadata_json);
+    manifest[kMetadataFile] = {metadata_json.size(), xxh3(metadata_json)};
+    io::write_file_durably(tmp_dir + "/" + kCommitFile, commit_manifest(step, manifest));  // last: the commit
     io::sync_directory(tmp_dir);
     if (fs::exists(final_dir, ec))
       throw CheckpointError(ErrorCode::usage, "'" + final_dir + "' already exists but is not a committed step (no " +

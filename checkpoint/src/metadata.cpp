@@ -5,7 +5,9 @@
 #include <cereal/archives/json.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <sstream>
 
@@ -94,6 +96,7 @@ StepMetadata parse_step_metadata(const std::string& text, const std::string& fil
     if (format != kStepFormat)
       throw CheckpointError(ErrorCode::format, "'" + file + "' has format '" + format + "', expected '" + kStepFormat + "'");
     check_format_version("'" + file + "'", version, kStepFormatVersion);
+    m.format_version = version;
     ar(cereal::make_nvp("step", m.step), cereal::make_nvp("created_unix_ms", m.created_unix_ms));
     ar.setNextName("metrics");
     ar.startNode();
@@ -121,9 +124,92 @@ std::string item_file_name(const std::string& name, ItemType type) {
   return name + (type == ItemType::state ? ".nnxa" : ".json");
 }
 
+namespace {
+std::string hex16(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+[[noreturn]] void bad_manifest(const std::string& path, const std::string& what) {
+  throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is not a valid manifest (" + what +
+                                                  "); the step is damaged; restore an earlier step");
+}
+
+std::uint64_t parse_u64(const std::string& path, std::string_view text, int base) {
+  std::uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v, base);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || text.empty()) bad_manifest(path, "a number reads '" + std::string(text) + "'");
+  return v;
+}
+
+// The manifest of a _COMMIT file, its step in *step; empty for the format-1 line.
+std::map<std::string, FileDigest> parse_commit(const std::string& text, const std::string& path, std::int64_t* step) {
+  const std::string legacy = std::string(kStepFormat) + " 1 step ";
+  if (text.compare(0, legacy.size(), legacy) == 0 && text.back() == '\n' && text.find('\n') == text.size() - 1) {
+    *step = static_cast<std::int64_t>(parse_u64(path, std::string_view(text).substr(legacy.size(), text.size() - legacy.size() - 1), 10));
+    return {};
+  }
+  const std::size_t end = text.rfind("end ");
+  if (end == std::string::npos || text.size() != end + 4 + 16 + 1 || text.back() != '\n') bad_manifest(path, "no end line");
+  if (parse_u64(path, std::string_view(text).substr(end + 4, 16), 16) != xxh3(text.substr(0, end)))
+    bad_manifest(path, "its checksum does not match");
+  std::map<std::string, FileDigest> files;
+  std::istringstream lines(text.substr(0, end));
+  std::string line;
+  std::getline(lines, line);
+  const std::string head = std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) + " step ";
+  if (line.compare(0, head.size(), head) != 0) bad_manifest(path, "first line '" + line.substr(0, 60) + "'");
+  *step = static_cast<std::int64_t>(parse_u64(path, std::string_view(line).substr(head.size()), 10));
+  while (std::getline(lines, line)) {
+    // "file <xxh3 hex16> <size> <name>"
+    if (line.size() < 5 + 16 + 1 + 1 + 1 || line.compare(0, 5, "file ") != 0 || line[21] != ' ') bad_manifest(path, "a line reads '" + line.substr(0, 60) + "'");
+    const std::size_t space = line.find(' ', 22);
+    if (space == std::string::npos || space + 1 >= line.size()) bad_manifest(path, "a line reads '" + line.substr(0, 60) + "'");
+    FileDigest d{parse_u64(path, std::string_view(line).substr(22, space - 22), 10), parse_u64(path, std::string_view(line).substr(5, 16), 16)};
+    files.emplace(line.substr(space + 1), d);
+  }
+  return files;
+}
+}  // namespace
+
+std::string commit_manifest(std::int64_t step, const std::map<std::string, FileDigest>& files) {
+  std::string text = std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) + " step " + std::to_string(step) + "\n";
+  for (const auto& [name, d] : files) text += "file " + hex16(d.xxh3) + " " + std::to_string(d.size) + " " + name + "\n";
+  return text + "end " + hex16(xxh3(text)) + "\n";
+}
+
+void check_file_digest(const std::map<std::string, FileDigest>& files, const std::string& name, const std::string& bytes,
+                       const std::string& path) {
+  if (files.empty()) return;
+  const auto it = files.find(name);
+  if (it == files.end())
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is not in the step's manifest (_COMMIT); the step is damaged");
+  if (it->second.size != bytes.size() || it->second.xxh3 != xxh3(bytes))
+    throw CheckpointError(ErrorCode::corrupted, "'" + path + "' does not match the step's manifest (" + std::to_string(bytes.size()) +
+                                                    " bytes, expected " + std::to_string(it->second.size) +
+                                                    ", or another checksum): the file is damaged; restore an earlier step");
+}
+
 StepMetadata read_step_metadata(const std::string& step_directory) {
-  const std::string file = step_directory + "/" + kMetadataFile;
-  return parse_step_metadata(io::read_small_file(file, kMaxMetadataBytes), file);
+  const std::string commit = step_directory + "/" + kCommitFile, file = step_directory + "/" + kMetadataFile;
+  std::int64_t commit_step = 0;
+  std::map<std::string, FileDigest> files = parse_commit(io::read_small_file(commit, 1 << 20), commit, &commit_step);
+  const std::string text = io::read_small_file(file, kMaxMetadataBytes);
+  check_file_digest(files, kMetadataFile, text, file);
+  StepMetadata m = parse_step_metadata(text, file);
+  if (m.format_version >= 2 && files.empty())
+    throw CheckpointError(ErrorCode::corrupted, "'" + commit + "' holds no manifest, but the step is of format " +
+                                                    std::to_string(m.format_version) + "; the step is damaged");
+  if (commit_step != m.step)
+    throw CheckpointError(ErrorCode::corrupted, "'" + commit + "' names step " + std::to_string(commit_step) + ", '" + file +
+                                                    "' step " + std::to_string(m.step) + "; the step is damaged");
+  if (!files.empty())
+    for (const auto& item : m.items)
+      if (!files.count(item.file))
+        throw CheckpointError(ErrorCode::corrupted, "'" + commit + "' does not list item file '" + item.file + "'; the step is damaged");
+  m.files = std::move(files);
+  return m;
 }
 
 }  // namespace nnx::checkpoint

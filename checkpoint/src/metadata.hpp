@@ -20,4 +20,13 @@ std::string step_metadata_json(const StepMetadata& metadata);
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file);
 std::string item_file_name(const std::string& name, ItemType type);
 
+// _COMMIT, format 2 (docs/checkpoint-format.md): a manifest of the step's other files, its own
+// XXH3-64 on the last line.
+std::string commit_manifest(std::int64_t step, const std::map<std::string, FileDigest>& files);
+// Throws CheckpointError(corrupted) naming `path` unless `bytes` match the manifest entry `name`
+// (nothing to check when `files` is empty: a format-1 step).
+void check_file_digest(const std::map<std::string, FileDigest>& files, const std::string& name, const std::string& bytes,
+                       const std::string& path);
+std::uint64_t xxh3(const std::string& bytes);
+
 }  // namespace nnx::checkpoint

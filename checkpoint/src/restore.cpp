@@ -17,6 +17,23 @@ struct CheckpointManager::OpenedItem {
   StepMetadata metadata;
   ItemInfo info;
   std::string file() const { return directory + "/" + info.file; }
+  // The item's array file, opened and checked against the manifest (size and index checksum).
+  ArrayFileReader array_file() const {
+    ArrayFileReader reader(file());
+    if (!metadata.files.empty()) {
+      const FileDigest& d = metadata.files.at(info.file);  // read_step_metadata checked it is listed
+      if (reader.file_size() != d.size || reader.index().checksum != d.xxh3)
+        throw CheckpointError(ErrorCode::corrupted, "'" + file() + "' does not match the step's manifest (_COMMIT): "
+                                                    "it was replaced or damaged; restore an earlier step");
+    }
+    return reader;
+  }
+  // The item's JSON text, checked against the manifest.
+  std::string json_text() const {
+    std::string text = io::read_small_file(file(), kMaxMetadataBytes);
+    check_file_digest(metadata.files, info.file, text, file());
+    return text;
+  }
 };
 
 // Resolves `step` (the latest when unset), reads its metadata and finds `item`, which must be of
@@ -110,10 +127,10 @@ Composite CheckpointManager::restore_step(std::int64_t s, const Composite& targe
     const ItemType type = targets.type(name);
     const OpenedItem opened = open_item(s, name, type);
     if (type == ItemType::state) {
-      out.add(name, restore_into(ArrayFileReader(opened.file()), targets.state(name), options,
+      out.add(name, restore_into(opened.array_file(), targets.state(name), options,
                                  "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'"));
     } else {
-      JsonItem json = JsonItem::from_text(io::read_small_file(opened.file(), kMaxMetadataBytes));
+      JsonItem json = JsonItem::from_text(opened.json_text());
       json.validate();  // damage is found here, where falling back is still possible
       out.add(name, std::move(json));
     }
@@ -126,7 +143,7 @@ State CheckpointManager::restore(std::optional<std::int64_t> step, const State& 
 }
 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {
-  return ArrayFileReader(open_item(resolve(step), item, ItemType::state).file()).read_all();
+  return open_item(resolve(step), item, ItemType::state).array_file().read_all();
 }
 
 PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, const std::string& item) const {
@@ -134,7 +151,7 @@ PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, 
 }
 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {
-  return JsonItem::from_text(io::read_small_file(open_item(resolve(step), item, ItemType::json).file(), kMaxMetadataBytes));
+  return JsonItem::from_text(open_item(resolve(step), item, ItemType::json).json_text());
 }
 
 StepCheck CheckpointManager::verify(std::int64_t step) const {
@@ -145,7 +162,7 @@ StepCheck CheckpointManager::verify(std::int64_t step) const {
         restore_json(step, item.name).validate();
         continue;
       }
-      const ArrayFileReader reader(open_item(step, item.name, ItemType::state).file());  // `step` listed: resolved
+      const ArrayFileReader reader = open_item(step, item.name, ItemType::state).array_file();  // `step` listed: resolved
       check.arrays += reader.index().entries.size();
       for (auto& p : reader.verify()) check.problems.push_back(std::move(p));
     }

@@ -336,3 +336,44 @@ TEST_CASE("a damaged latest step fails to restore, naming file and path, the ear
   }
   CHECK(nnx::state_equal(manager.restore(1, target), first));
 }
+
+TEST_CASE("every byte of a step is covered: a flipped byte in _METADATA.json, a JSON item or _COMMIT is refused") {
+  TempDir dir("nnx-manifest");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    manager.save(1, ckpt::Composite().add("model", hand_state()).add("note", ckpt::JsonItem::from_text(
+                                                                                 R"({"format": "nnx-json-item", "format_version": 1, "value": 5})")),
+                 {{"loss", 0.5}});
+  }
+  ckpt::Composite target;
+  target.add("model", hand_state().as_abstract()).add("note", ckpt::JsonItem());
+  int flips = 0;
+  for (const char* name : {"_METADATA.json", "note.json", "_COMMIT"}) {
+    const std::string file = dir.file(std::string("1/") + name);
+    const std::string original = read_bytes(file);
+    REQUIRE(original.size() > 20);
+    for (std::size_t at = 0; at < original.size(); ++at) {
+      std::string b = original;
+      b[at] = static_cast<char>(b[at] ^ 0x01);
+      write_bytes(file, b);
+      CAPTURE(name);
+      CAPTURE(at);
+      ckpt::CheckpointManager reader(dir.string(), {.read_only = true});
+      bool refused = false;
+      try {
+        (void)reader.restore(1, target);
+      } catch (const ckpt::CheckpointError&) {
+        refused = true;
+      }
+      CHECK(refused);
+      CHECK_FALSE(reader.verify(1).ok());
+      flips += refused;
+    }
+    write_bytes(file, original);
+  }
+  ckpt::CheckpointManager reader(dir.string(), {.read_only = true});
+  CHECK(reader.verify(1).ok());  // restored bytes: sound again
+  CHECK(flips > 500);
+  make_format_1(dir.file("1"), 1);  // a step written by the format-1 nnx: read without a manifest
+  CHECK(nnx::state_equal(ckpt::CheckpointManager(dir.string(), {.read_only = true}).restore(1, target).state("model"), hand_state()));
+}

@@ -95,6 +95,19 @@ inline void flip_byte(const std::string& file, const nnx::Path& path) {
   REQUIRE(f.good());
 }
 
+// Turns a committed step into a format-1 step (no manifest in _COMMIT, "format_version": 1), so that
+// a test can damage _METADATA.json in ways the manifest would otherwise catch first.
+inline void make_format_1(const std::string& step_dir, std::int64_t step) {
+  std::ifstream in(step_dir + "/_METADATA.json");
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  const std::string v2 = "\"format_version\": 2", v1 = "\"format_version\": 1";
+  const auto at = text.find(v2);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, v2.size(), v1);
+  std::ofstream(step_dir + "/_METADATA.json", std::ios::trunc) << text;
+  std::ofstream(step_dir + "/_COMMIT", std::ios::trunc) << "nnx-checkpoint 1 step " << step << "\n";
+}
+
 inline std::set<std::string> entries(const TempDir& dir) {
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());

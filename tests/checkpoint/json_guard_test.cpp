@@ -18,6 +18,7 @@ TEST_CASE("step metadata and JSON items with a zero-with-exponent number are cor
                              huge_exponent.c_str()}) {
     std::ofstream(dir.file("_METADATA.json")) << "{\"format\": \"nnx-checkpoint\", \"format_version\": 1, \"step\": " << number
                                                << "}";
+    std::ofstream(dir.file("_COMMIT")) << "nnx-checkpoint 1 step 0\n";  // format 1: no manifest to catch it first
     const auto e = expect_checkpoint_error([&] { ckpt::read_step_metadata(dir.string()); });
     CHECK(e.code() == ckpt::ErrorCode::corrupted);
     CHECK_CONTAINS(e.what(), "a spelling of a number nnx never writes");
@@ -47,6 +48,7 @@ TEST_CASE("deeply nested JSON (far beyond any fuzz input) is damage, never a sta
   }
   // 1,000,000 nested '[' in the older step's metadata: rapidjson's recursion would crash on it.
   const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  make_format_1(dir.file("1"), 1);  // the manifest of format 2 would refuse the file before parsing it
   std::ofstream(dir.file("1/_METADATA.json"), std::ios::trunc) << deep;
   ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
   CHECK(manager.all_steps() == Steps{1, 2});  // the scan went on past the damaged step

@@ -224,7 +224,9 @@ TEST_CASE("an old step whose metrics best_fn cannot score never stops a save; it
     ckpt::CheckpointManager manager(dir.string(), options);
     manager.save(1, hand_state(), {{"val_accuracy", 0.9}});
   }
-  // One flipped byte in step 1's metadata: the metric best_fn reads is gone.
+  // One flipped byte in step 1's metadata: the metric best_fn reads is gone. (Format 1: a format-2
+  // manifest refuses the edited file outright, and the step then has no metrics at all.)
+  make_format_1(dir.file("1"), 1);
   const std::string file = dir.file("1/_METADATA.json");
   std::string text;
   {
@@ -241,6 +243,7 @@ TEST_CASE("an old step whose metrics best_fn cannot score never stops a save; it
   CHECK(manager.all_steps() == Steps{1, 3, 4});  // step 1 kept (no score), the two best scored steps kept
   CHECK(manager.best_step() == 4);
   // NaN written by hand into a metric is damage when read: that step has no metrics at all.
+  make_format_1(dir.file("4"), 4);  // a format-2 manifest would catch the edit before the parser
   std::ifstream in4(dir.file("4/_METADATA.json"));
   const std::string step4(std::istreambuf_iterator<char>(in4), {});
   const std::string nan = std::regex_replace(step4, std::regex("\"val_accuracy\": [0-9.e+-]+"), "\"val_accuracy\": NaN");

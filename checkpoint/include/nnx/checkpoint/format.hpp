@@ -36,6 +36,7 @@ struct ArrayEntry {
 
 struct ArrayIndex {
   std::uint32_t format_version = kArrayFormatVersion;
+  std::uint64_t checksum = 0;       // XXH3-64 of the index (the footer's): covers every array's checksum
   std::vector<ArrayEntry> entries;  // in sorted path order
 };
 

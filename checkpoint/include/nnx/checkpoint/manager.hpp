@@ -49,7 +49,9 @@ using Metrics = std::map<std::string, double>;
 enum class BestMode { min, max };
 
 inline constexpr const char* kDefaultItem = "default";
-inline constexpr std::uint32_t kStepFormatVersion = 1;
+// 2: _COMMIT is a manifest of every other file of the step (docs/checkpoint-format.md). A format-2
+// reader reads format-1 steps (without that check); a format-1 reader refuses format-2 steps.
+inline constexpr std::uint32_t kStepFormatVersion = 2;
 
 // The system clock as unix milliseconds: the default Options::clock.
 std::int64_t system_clock_unix_ms();
@@ -87,11 +89,21 @@ struct ItemInfo {
   std::uint64_t bytes = 0;
 };
 
+// Size and XXH3-64 of one file of a step, as its _COMMIT manifest records them. For an array file
+// the hash is that of its index, which holds every array's checksum: together every byte is covered.
+struct FileDigest {
+  std::uint64_t size = 0;
+  std::uint64_t xxh3 = 0;
+  bool operator==(const FileDigest&) const = default;
+};
+
 struct StepMetadata {
   std::int64_t step = 0;
   std::int64_t created_unix_ms = 0;  // when the step was committed
   Metrics metrics;
   std::vector<ItemInfo> items;
+  std::uint32_t format_version = kStepFormatVersion;
+  std::map<std::string, FileDigest> files;  // the manifest (empty for a format-1 step)
   std::uint64_t bytes() const;
 };
 
