@@ -65,6 +65,9 @@ std::string utc_string(std::int64_t unix_ms) {
 }  // namespace
 
 std::string step_metadata_json(const StepMetadata& m) {
+  if (m.metrics.size() > kMaxMetrics)
+    throw CheckpointError(ErrorCode::usage, std::to_string(m.metrics.size()) + " metrics for one step; at most " +
+                                                std::to_string(kMaxMetrics) + " are saved (they are for choosing steps, not a log)");
   for (const auto& [name, value] : m.metrics)
     if (!std::isfinite(value))
       throw CheckpointError(ErrorCode::usage, "metric '" + name + "' is " + std::to_string(value) + "; metrics must be finite numbers");
@@ -80,7 +83,11 @@ std::string step_metadata_json(const StepMetadata& m) {
     ar.finishNode();
     ar(cereal::make_nvp("items", to_stored(m.items)));
   }
-  return out.str();
+  std::string json = out.str();
+  if (json.size() > kMaxStepMetadataBytes)  // a reader would refuse it: refuse to write it
+    throw CheckpointError(ErrorCode::usage, "the step's metadata would be " + std::to_string(json.size()) + " bytes, more than " +
+                                                std::to_string(kMaxStepMetadataBytes) + "; save fewer or shorter metrics");
+  return json;
 }
 
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file) {
@@ -109,6 +116,9 @@ StepMetadata parse_step_metadata(const std::string& text, const std::string& fil
         throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds metric '" + key + "' = " + std::to_string(v) +
                                                         ", which nnx never writes (metrics are finite); the step is damaged");
       m.metrics[key] = v;
+      if (m.metrics.size() > kMaxMetrics)
+        throw CheckpointError(ErrorCode::corrupted, "'" + file + "' holds more than " + std::to_string(kMaxMetrics) +
+                                                        " metrics, more than nnx writes; the step is damaged");
     }
     ar.finishNode();
     ar(cereal::make_nvp("items", items));
@@ -195,7 +205,7 @@ StepMetadata read_step_metadata(const std::string& step_directory) {
   const std::string commit = step_directory + "/" + kCommitFile, file = step_directory + "/" + kMetadataFile;
   std::int64_t commit_step = 0;
   std::map<std::string, FileDigest> files = parse_commit(io::read_small_file(commit, 1 << 20), commit, &commit_step);
-  const std::string text = io::read_small_file(file, kMaxMetadataBytes);
+  const std::string text = io::read_small_file(file, kMaxStepMetadataBytes);
   check_file_digest(files, kMetadataFile, text, file);
   StepMetadata m = parse_step_metadata(text, file);
   if (m.format_version >= 2 && files.empty())

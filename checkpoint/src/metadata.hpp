@@ -14,7 +14,9 @@ inline constexpr const char* kTmpMarker = ".nnx-tmp-";
 inline constexpr const char* kDeletingMarker = ".nnx-deleting-";
 inline constexpr const char* kDamagedMarker = ".nnx-damaged-";  // set_aside: kept, never listed, never removed
 inline constexpr const char* kLockFile = ".nnx-writer.lock";
-inline constexpr std::uint64_t kMaxMetadataBytes = 64 << 20;
+inline constexpr std::uint64_t kMaxMetadataBytes = 64 << 20;      // a JSON item file
+inline constexpr std::uint64_t kMaxStepMetadataBytes = 1 << 20;   // _METADATA.json: parsing costs a multiple of it
+inline constexpr std::size_t kMaxMetrics = 10000;                  // per step, written and read
 
 std::string step_metadata_json(const StepMetadata& metadata);
 StepMetadata parse_step_metadata(const std::string& text, const std::string& file);

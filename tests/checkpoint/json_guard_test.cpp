@@ -65,3 +65,21 @@ TEST_CASE("deeply nested JSON (far beyond any fuzz input) is damage, never a sta
       R"({"format": "nnx-json-item", "format_version": 1, "value": [[1, 2], [3]], "s": "[[[[ in a string"})");
   CHECK(nested.get<std::vector<std::vector<int>>>() == std::vector<std::vector<int>>{{1, 2}, {3}});
 }
+
+TEST_CASE("metrics are bounded when written and when read: a huge metadata file is refused before it is parsed") {
+  TempDir dir("nnx-metrics-bound");
+  ckpt::Metrics many;
+  for (int i = 0; i < 10001; ++i) many["m" + std::to_string(i)] = i;
+  ckpt::CheckpointManager manager(dir.string());
+  CHECK(expect_checkpoint_error([&] { manager.save(1, hand_state(), many); }).code() == ckpt::ErrorCode::usage);
+  CHECK(manager.all_steps().empty());  // nothing half-saved
+  manager.save(1, hand_state(), {{"loss", 1.0}});
+  // 1M metrics written by hand into a format-1 step (no manifest): refused by size, not parsed.
+  make_format_1(dir.file("1"), 1);
+  std::string text = "{\"format\": \"nnx-checkpoint\", \"format_version\": 1, \"step\": 1, \"created_unix_ms\": 0, \"metrics\": {";
+  for (int i = 0; i < 1000000; ++i) text += (i ? ", \"m" : "\"m") + std::to_string(i) + "\": 0.5";
+  std::ofstream(dir.file("1/_METADATA.json"), std::ios::trunc) << text << "}, \"items\": []}";
+  const auto e = expect_checkpoint_error([&] { (void)ckpt::read_step_metadata(dir.file("1")); });
+  CHECK(e.code() == ckpt::ErrorCode::corrupted);
+  CHECK_CONTAINS(e.what(), "more than the 1048576");
+}
