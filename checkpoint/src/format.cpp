@@ -114,12 +114,15 @@ template <class T> void swap_bytes_if_big_endian(Array& a) {
 std::uint64_t checksum(const void* data, std::size_t n) { return XXH3_64bits(data, n); }
 std::uint64_t xxh3(const std::string& bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }  // metadata.hpp
 
-std::uint64_t write_array_file(const std::string& path, const State& state) {
+std::uint64_t write_array_file(const std::string& path, const State& state) { return write_array_file_digest(path, state).size; }
+
+FileDigest write_array_file_digest(const std::string& path, const State& state) {
   for (const auto& [p, var] : state)  // before the file exists: a refused State leaves nothing behind
     if (var.value.is_abstract())
       throw CheckpointError(ErrorCode::usage, "cannot save '" + p.str() + "': it is abstract (" + var.value.shape_dtype().str() +
                                                   "); save a State with values, not an eval_shape target");
   ArrayIndex index;
+  std::uint64_t index_sum = 0;
   io::File file = io::File::create(path);
   {
     io::FileWriteBuffer buffer(file);
@@ -148,13 +151,14 @@ std::uint64_t write_array_file(const std::string& path, const State& state) {
     const std::string index_bytes = index_stream.str();
     const std::uint64_t index_offset = buffer.position();
     ar(cereal::binary_data(index_bytes.data(), index_bytes.size()));
-    ar(index_offset, static_cast<std::uint64_t>(index_bytes.size()), checksum(index_bytes.data(), index_bytes.size()), kEndMagic);
+    index_sum = checksum(index_bytes.data(), index_bytes.size());
+    ar(index_offset, static_cast<std::uint64_t>(index_bytes.size()), index_sum, kEndMagic);
     buffer.flush_all();
   }
   const std::uint64_t size = file.size();
   file.sync();
   file.close();
-  return size;
+  return {size, index_sum};
 }
 
 namespace {

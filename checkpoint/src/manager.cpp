@@ -353,9 +353,8 @@ void CheckpointManager::write_step(std::int64_t step, const Composite& items, co
       const ItemType type = items.type(item);
       const std::string file = item_file_name(item, type);
       if (type == ItemType::state) {
-        const std::uint64_t bytes = write_array_file(tmp_dir + "/" + file, items.state(item));
-        // The index's checksum (reread: a few KB) covers every array's checksum, hence every byte.
-        manifest[file] = {bytes, ArrayFileReader(tmp_dir + "/" + file).index().checksum};
+        // The index's checksum covers every array's checksum, hence every byte.
+        manifest[file] = write_array_file_digest(tmp_dir + "/" + file, items.state(item));
       } else {
         const std::string& text = items.json(item).text();
         io::write_file_durably(tmp_dir + "/" + file, text);

@@ -30,5 +30,7 @@ std::string commit_manifest(std::int64_t step, const std::map<std::string, FileD
 void check_file_digest(const std::map<std::string, FileDigest>& files, const std::string& name, const std::string& bytes,
                        const std::string& path);
 std::uint64_t xxh3(const std::string& bytes);
+// write_array_file (format.hpp), returning the file's manifest entry: its size and index checksum.
+FileDigest write_array_file_digest(const std::string& path, const State& state);
 
 }  // namespace nnx::checkpoint

@@ -9,51 +9,57 @@
 
 namespace nnx::checkpoint {
 
-// What every restore needs before reading an item. Everything is held by value: the ItemInfo is a
-// copy, never a reference into `metadata` (a reference outlived its metadata once).
-struct CheckpointManager::OpenedItem {
+// What every restore needs before reading items: the step's directory and its metadata (the
+// manifest included), read once per restore. Items are copied out by value, never referred to.
+struct CheckpointManager::OpenedStep {
   std::int64_t step;
-  std::string directory;  // the step's directory
+  std::string directory;
   StepMetadata metadata;
-  ItemInfo info;
-  std::string file() const { return directory + "/" + info.file; }
-  // The item's array file, opened and checked against the manifest (size and index checksum).
-  ArrayFileReader array_file() const {
-    ArrayFileReader reader(file());
+
+  std::string path(const ItemInfo& info) const { return directory + "/" + info.file; }
+
+  // The item `name`, which must be of `type`; else a CheckpointError naming what there is instead.
+  ItemInfo item(const std::string& name, ItemType type) const {
+    const auto& items = metadata.items;
+    const auto found = std::find_if(items.begin(), items.end(), [&](const ItemInfo& i) { return i.name == name; });
+    if (found == items.end()) {
+      std::string names;
+      for (const auto& i : items) names += (names.empty() ? "" : ", ") + i.name + " (" + item_type_name(i.type) + ")";
+      throw CheckpointError(ErrorCode::not_found, "step " + std::to_string(step) + " in '" + directory + "' has no item '" +
+                                                      name + "' (items: " + (names.empty() ? "none" : names) + ")");
+    }
+    if (found->type != type)
+      throw CheckpointError(ErrorCode::usage, "item '" + name + "' of step " + std::to_string(step) + " is a " +
+                                                  item_type_name(found->type) + " item, not a " + item_type_name(type) + " item");
+    return *found;
+  }
+
+  // An item's array file, opened and checked against the manifest (size and index checksum).
+  ArrayFileReader array_file(const ItemInfo& info) const {
+    ArrayFileReader reader(path(info));
     if (!metadata.files.empty()) {
       const FileDigest& d = metadata.files.at(info.file);  // read_step_metadata checked it is listed
       if (reader.file_size() != d.size || reader.index().checksum != d.xxh3)
-        throw CheckpointError(ErrorCode::corrupted, "'" + file() + "' does not match the step's manifest (_COMMIT): "
+        throw CheckpointError(ErrorCode::corrupted, "'" + path(info) + "' does not match the step's manifest (_COMMIT): "
                                                     "it was replaced or damaged; restore an earlier step");
     }
     return reader;
   }
-  // The item's JSON text, checked against the manifest.
-  std::string json_text() const {
-    std::string text = io::read_small_file(file(), kMaxMetadataBytes);
-    check_file_digest(metadata.files, info.file, text, file());
-    return text;
+
+  // An item's JSON, checked against the manifest and validated (format, version, numbers, nesting).
+  JsonItem json(const ItemInfo& info) const {
+    std::string text = io::read_small_file(path(info), kMaxMetadataBytes);
+    check_file_digest(metadata.files, info.file, text, path(info));
+    JsonItem item = JsonItem::from_text(std::move(text));
+    item.validate();
+    return item;
   }
 };
 
-// Resolves `step` (the latest when unset), reads its metadata and finds `item`, which must be of
-// `type`; each failure is a CheckpointError naming the step, the item and what there is instead.
-CheckpointManager::OpenedItem CheckpointManager::open_item(std::int64_t s, const std::string& item, ItemType type) const {
-  OpenedItem opened{s, step_directory(s), {}, {}};
-  opened.metadata = read_step_metadata(opened.directory);
-  const auto& items = opened.metadata.items;
-  const auto found = std::find_if(items.begin(), items.end(), [&](const ItemInfo& i) { return i.name == item; });
-  if (found == items.end()) {
-    std::string names;
-    for (const auto& i : items) names += (names.empty() ? "" : ", ") + i.name + " (" + item_type_name(i.type) + ")";
-    throw CheckpointError(ErrorCode::not_found, "step " + std::to_string(s) + " in '" + opened.directory + "' has no item '" +
-                                                    item + "' (items: " + (names.empty() ? "none" : names) + ")");
-  }
-  if (found->type != type)
-    throw CheckpointError(ErrorCode::usage, "item '" + item + "' of step " + std::to_string(s) + " is a " +
-                                                item_type_name(found->type) + " item, not a " + item_type_name(type) + " item");
-  opened.info = *found;
-  return opened;
+CheckpointManager::OpenedStep CheckpointManager::open_step(std::int64_t s) const {
+  std::string directory = step_directory(s);
+  StepMetadata metadata = read_step_metadata(directory);
+  return {s, std::move(directory), std::move(metadata)};
 }
 
 namespace {
@@ -122,18 +128,16 @@ Composite CheckpointManager::restore(std::optional<std::int64_t> step, const Com
 }
 
 Composite CheckpointManager::restore_step(std::int64_t s, const Composite& targets, const RestoreOptions& options) const {
+  const OpenedStep opened = open_step(s);
   Composite out;
   for (const auto& name : targets.names()) {
     const ItemType type = targets.type(name);
-    const OpenedItem opened = open_item(s, name, type);
-    if (type == ItemType::state) {
-      out.add(name, restore_into(opened.array_file(), targets.state(name), options,
+    const ItemInfo info = opened.item(name, type);
+    if (type == ItemType::state)
+      out.add(name, restore_into(opened.array_file(info), targets.state(name), options,
                                  "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'"));
-    } else {
-      JsonItem json = JsonItem::from_text(opened.json_text());
-      json.validate();  // damage is found here, where falling back is still possible
-      out.add(name, std::move(json));
-    }
+    else
+      out.add(name, opened.json(info));  // validated here, where falling back is still possible
   }
   return out;
 }
@@ -143,7 +147,8 @@ State CheckpointManager::restore(std::optional<std::int64_t> step, const State& 
 }
 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {
-  return open_item(resolve(step), item, ItemType::state).array_file().read_all();
+  const OpenedStep opened = open_step(resolve(step));
+  return opened.array_file(opened.item(item, ItemType::state)).read_all();
 }
 
 PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, const std::string& item) const {
@@ -151,18 +156,20 @@ PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, 
 }
 
 JsonItem CheckpointManager::restore_json(std::optional<std::int64_t> step, const std::string& item) const {
-  return JsonItem::from_text(open_item(resolve(step), item, ItemType::json).json_text());
+  const OpenedStep opened = open_step(resolve(step));
+  return opened.json(opened.item(item, ItemType::json));
 }
 
 StepCheck CheckpointManager::verify(std::int64_t step) const {
   StepCheck check{step, 0, {}};
   try {
-    for (const auto& item : metadata(step).items) {
+    const OpenedStep opened = open_step(resolve(step));
+    for (const auto& item : opened.metadata.items) {
       if (item.type == ItemType::json) {
-        restore_json(step, item.name).validate();
+        (void)opened.json(item);
         continue;
       }
-      const ArrayFileReader reader = open_item(step, item.name, ItemType::state).array_file();  // `step` listed: resolved
+      const ArrayFileReader reader = opened.array_file(item);
       check.arrays += reader.index().entries.size();
       for (auto& p : reader.verify()) check.problems.push_back(std::move(p));
     }

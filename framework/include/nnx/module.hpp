@@ -205,7 +205,6 @@ void visit_fields(Visitor& v, const std::vector<std::string>& names, Fields&... 
 
 template <class T> void Visitor::operator()(const PathKey& key, T& field) {
   using U = std::remove_cv_t<T>;
-  Builder* b = builder();
   if constexpr (std::derived_from<U, Variable>) {
     on_variable(key, field);
   } else if constexpr (std::derived_from<U, Module>) {
@@ -215,19 +214,19 @@ template <class T> void Visitor::operator()(const PathKey& key, T& field) {
   } else if constexpr (detail::is_shared_ptr<U>::value) {
     using E = typename U::element_type;
     static_assert(std::derived_from<E, Module>, "nnx: a std::shared_ptr field must point to a Module");
-    if (b) {
+    if (Builder* b = builder()) {
       std::shared_ptr<Module> m = b->shared(key);
       field = std::dynamic_pointer_cast<E>(m);
       if (m && !field) detail::wrong_shared_type(key, *m, typeid(E));
     }
     if (field) on_shared(key, *field);
   } else if constexpr (detail::is_vector<U>::value) {
-    if (b) field.resize(b->keys(&key).size());
+    if (Builder* b = builder()) field.resize(b->keys(&key).size());
     begin_container(key, ContainerKind::list);
     for (std::size_t i = 0; i < field.size(); ++i) (*this)(PathKey(i), field[i]);
     end_container();
   } else if constexpr (detail::is_string_map<U>::value) {
-    if (b) {
+    if (Builder* b = builder()) {
       field.clear();
       for (const PathKey& k : b->keys(&key)) field[k.str()];
     }
@@ -235,7 +234,7 @@ template <class T> void Visitor::operator()(const PathKey& key, T& field) {
     for (auto& [name, value] : field) (*this)(PathKey(name), value);
     end_container();
   } else if constexpr (detail::is_optional<U>::value) {
-    if (b) {
+    if (Builder* b = builder()) {
       if (!b->has(key)) field.reset();
       else if (!field) field.emplace();
     }

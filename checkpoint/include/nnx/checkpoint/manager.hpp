@@ -184,14 +184,14 @@ class CheckpointManager {
     Metrics metrics;
   };
 
-  struct OpenedItem;  // restore.cpp: a step's directory and metadata, and one item of it
+  struct OpenedStep;  // restore.cpp: a step's directory and metadata (read once), and access to its items
 
   void scan();
   std::vector<StepRecord> list_steps() const;  // the committed steps on disk now, ascending
   // best_fn of a step's metrics; nothing when it has none, best_fn throws, or the score is not finite.
   std::optional<double> best_score(const StepRecord& record) const;
   std::int64_t resolve(std::optional<std::int64_t> step) const;
-  OpenedItem open_item(std::int64_t step, const std::string& item, ItemType type) const;  // step: resolved
+  OpenedStep open_step(std::int64_t step) const;  // step: resolved
   Composite restore_step(std::int64_t step, const Composite& targets, const RestoreOptions& options) const;
   void write_step(std::int64_t step, const Composite& items, const Metrics& metrics);
   void apply_retention();
