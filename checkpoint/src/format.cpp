@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "format_version.hpp"
+#include "guard.hpp"
 #include "io.hpp"
 #include "metadata.hpp"
 
@@ -348,13 +349,15 @@ struct ArrayFileReader::Impl {
 
 ArrayFileReader::ArrayFileReader(const std::string& path) : impl_(new Impl{io::File::open_read(path)}) {
   try {
-    const io::File& f = impl_->file;
-    size_ = f.size();
-    check_minimum_size(path, size_);
-    index_.format_version = read_header(f);
-    const Footer footer = read_footer(f, size_);
-    index_.entries = parse_index(path, read_verified_index(f, footer), footer.index_offset);
-    index_.checksum = footer.index_sum;
+    guard_read("'" + path + "'", [&] {
+      const io::File& f = impl_->file;
+      size_ = f.size();
+      check_minimum_size(path, size_);
+      index_.format_version = read_header(f);
+      const Footer footer = read_footer(f, size_);
+      index_.entries = parse_index(path, read_verified_index(f, footer), footer.index_offset);
+      index_.checksum = footer.index_sum;
+    });
   } catch (...) {
     delete impl_;
     throw;
@@ -401,15 +404,19 @@ void ArrayFileReader::read_into(const ArrayEntry& e, Array& dst) const {
 }
 
 Array ArrayFileReader::read(const ArrayEntry& e) const {
-  Array a = Array::empty(e.shape, e.dtype);
-  read_into(e, a);
-  return a;
+  return guard_read("array '" + e.path.str() + "' of '" + path() + "'", [&] {
+    Array a = Array::empty(e.shape, e.dtype);
+    read_into(e, a);
+    return a;
+  });
 }
 
 State ArrayFileReader::read_all() const {
-  State s;
-  for (const auto& e : index_.entries) s.set(e.path, Variable(Kind::from_name(e.kind), read(e), e.metadata));
-  return s;
+  return guard_read("'" + path() + "'", [&] {
+    State s;
+    for (const auto& e : index_.entries) s.set(e.path, Variable(Kind::from_name(e.kind), read(e), e.metadata));
+    return s;
+  });
 }
 
 std::vector<std::string> ArrayFileReader::verify() const {

@@ -167,9 +167,16 @@ void CheckpointManager::close() {
 }
 
 void CheckpointManager::scan() {
-  std::vector<StepRecord> found = list_steps();
+  std::vector<DamagedStep> damaged;
+  std::vector<StepRecord> found = list_steps(&damaged);
   std::lock_guard lock(mutex_);
   steps_ = std::move(found);
+  damaged_ = std::move(damaged);
+}
+
+std::vector<DamagedStep> CheckpointManager::damaged_steps() const {
+  std::lock_guard lock(mutex_);
+  return damaged_;
 }
 
 bool CheckpointManager::is_committed(std::int64_t step) const {
@@ -177,25 +184,36 @@ bool CheckpointManager::is_committed(std::int64_t step) const {
   return fs::exists(fs::path(step_directory(step)) / kCommitFile, ec);
 }
 
-std::vector<CheckpointManager::StepRecord> CheckpointManager::list_steps() const {
+std::vector<CheckpointManager::StepRecord> CheckpointManager::list_steps(std::vector<DamagedStep>* damaged) const {
   std::vector<StepRecord> found;
+  std::vector<DamagedStep> bad;
   boost::system::error_code ec;
   for (const auto& entry : fs::directory_iterator(directory_, ec)) {
     const std::string name = entry.path().filename().string();
     const auto step = parse_step_name(name, options_);
     boost::system::error_code entry_ec;  // not `ec`: a missing _COMMIT must not read as a failed listing
     if (!step || !fs::is_directory(entry.path(), entry_ec)) continue;
-    if (!fs::exists(entry.path() / kCommitFile, entry_ec)) continue;  // not committed: never listed
+    if (!fs::exists(entry.path() / kCommitFile, entry_ec)) {  // not committed: never listed
+      bad.push_back({name, *step, "no " + std::string(kCommitFile) + ": never committed (a save was interrupted, or files "
+                     "were removed); open a writer with cleanup_tmp_directories = true to remove it", false});
+      continue;
+    }
     StepRecord record{*step, name, 0, {}};
     try {
       StepMetadata m = read_step_metadata(entry.path().string());
       // A directory whose name is not the step its metadata records (a copy, a rename) is not that
       // step: listing it would make a copy of step 400 named 999999999999999999 the latest.
-      if (m.step != *step) continue;
+      if (m.step != *step) {
+        bad.push_back({name, *step, "its metadata records step " + std::to_string(m.step) + ": a copy or a renamed "
+                       "directory, not step " + std::to_string(*step), false});
+        continue;
+      }
       record.created_unix_ms = m.created_unix_ms;
       record.metrics = std::move(m.metrics);
-    } catch (const CheckpointError&) {
-      // Listed all the same (it is committed); restoring it reports what is wrong.
+    } catch (const CheckpointError& e) {
+      // Listed all the same (it is committed); restoring it reports what is wrong, and restore with
+      // fall_back_to_intact goes past it.
+      bad.push_back({name, *step, e.what(), true});
     }
     found.push_back(std::move(record));
   }
@@ -208,8 +226,22 @@ std::vector<CheckpointManager::StepRecord> CheckpointManager::list_steps() const
     if (canonical(a) != canonical(b)) return canonical(a);
     return a.name < b.name;
   });
+  for (std::size_t i = 1, listed = 0; i < found.size(); ++i) {
+    if (found[i].step != found[listed].step) {
+      listed = i;
+      continue;
+    }
+    const std::string why = "'" + found[listed].name + "' holds step " + std::to_string(found[i].step) + " too; only that directory is listed";
+    auto known = std::find_if(bad.begin(), bad.end(), [&](const DamagedStep& d) { return d.name == found[i].name; });
+    if (known == bad.end()) bad.push_back({found[i].name, found[i].step, why, false});
+    else known->reason += "; " + why, known->listed = false;
+  }
   found.erase(std::unique(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.step == b.step; }),
               found.end());
+  if (damaged) {
+    std::sort(bad.begin(), bad.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    *damaged = std::move(bad);
+  }
   return found;
 }
 
@@ -319,7 +351,9 @@ bool CheckpointManager::save(std::int64_t step, const Composite& items, const Me
           throw CheckpointError(ErrorCode::usage, "save: item '" + name + "' path '" + path.str() + "' is abstract (" +
                                                       var.value.shape_dtype().str() +
                                                       "); save a State with values, not a restore target");
-  (void)step_metadata_json(StepMetadata{step, 0, metrics, {}});  // rejects non-finite metrics before any work
+  StepMetadata check;
+  check.metrics = metrics;
+  (void)step_metadata_json(check);  // rejects non-finite metrics before any work
   // The snapshot: copying a Composite copies Arrays in O(1), copy-on-write. Later writes by the
   // training loop go to fresh buffers; the writer sees the values of this moment.
   Composite snapshot = items;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "format_version.hpp"
+#include "guard.hpp"
 #include "io.hpp"
 #include "json_guard.hpp"
 #include "metadata.hpp"
@@ -201,7 +202,8 @@ void check_file_digest(const std::map<std::string, FileDigest>& files, const std
                                                     ", or another checksum): the file is damaged; restore an earlier step");
 }
 
-StepMetadata read_step_metadata(const std::string& step_directory) {
+namespace {
+StepMetadata read_checked_step_metadata(const std::string& step_directory) {
   const std::string commit = step_directory + "/" + kCommitFile, file = step_directory + "/" + kMetadataFile;
   std::int64_t commit_step = 0;
   std::map<std::string, FileDigest> files = parse_commit(io::read_small_file(commit, 1 << 20), commit, &commit_step);
@@ -220,6 +222,12 @@ StepMetadata read_step_metadata(const std::string& step_directory) {
         throw CheckpointError(ErrorCode::corrupted, "'" + commit + "' does not list item file '" + item.file + "'; the step is damaged");
   m.files = std::move(files);
   return m;
+}
+}  // namespace
+
+StepMetadata read_step_metadata(const std::string& step_directory) {
+  return guard_read("the metadata of step directory '" + step_directory + "'",
+                    [&] { return read_checked_step_metadata(step_directory); });
 }
 
 }  // namespace nnx::checkpoint

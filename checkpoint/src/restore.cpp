@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "guard.hpp"
 #include "io.hpp"
 #include "metadata.hpp"
 #include "nnx/checkpoint/format.hpp"
@@ -48,11 +49,13 @@ struct CheckpointManager::OpenedStep {
 
   // An item's JSON, checked against the manifest and validated (format, version, numbers, nesting).
   JsonItem json(const ItemInfo& info) const {
-    std::string text = io::read_small_file(path(info), kMaxMetadataBytes);
-    check_file_digest(metadata.files, info.file, text, path(info));
-    JsonItem item = JsonItem::from_text(std::move(text));
-    item.validate();
-    return item;
+    return guard_read("'" + path(info) + "'", [&] {
+      std::string text = io::read_small_file(path(info), kMaxMetadataBytes);
+      check_file_digest(metadata.files, info.file, text, path(info));
+      JsonItem item = JsonItem::from_text(std::move(text));
+      item.validate();
+      return item;
+    });
   }
 };
 
@@ -134,8 +137,10 @@ Composite CheckpointManager::restore_step(std::int64_t s, const Composite& targe
     const ItemType type = targets.type(name);
     const ItemInfo info = opened.item(name, type);
     if (type == ItemType::state)
-      out.add(name, restore_into(opened.array_file(info), targets.state(name), options,
-                                 "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'"));
+      out.add(name, guard_read("'" + opened.path(info) + "'", [&] {
+                return restore_into(opened.array_file(info), targets.state(name), options,
+                                    "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'");
+              }));
     else
       out.add(name, opened.json(info));  // validated here, where falling back is still possible
   }
@@ -147,8 +152,12 @@ State CheckpointManager::restore(std::optional<std::int64_t> step, const State& 
 }
 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {
+  return array_file(step, item).read_all();
+}
+
+ArrayFileReader CheckpointManager::array_file(std::optional<std::int64_t> step, const std::string& item) const {
   const OpenedStep opened = open_step(resolve(step));
-  return opened.array_file(opened.item(item, ItemType::state)).read_all();
+  return opened.array_file(opened.item(item, ItemType::state));
 }
 
 PureDict CheckpointManager::restore_pure_dict(std::optional<std::int64_t> step, const std::string& item) const {

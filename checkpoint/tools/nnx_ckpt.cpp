@@ -49,25 +49,29 @@ std::vector<std::int64_t> chosen_steps(const ckpt::CheckpointManager& m, std::op
   return {*latest};
 }
 
-std::string item_path(const ckpt::CheckpointManager& m, std::int64_t step, const ckpt::ItemInfo& item) {
-  return m.step_directory(step) + "/" + item.file;
+// Damaged step directories after the table: listed ones (their row says DAMAGED) and the others.
+void print_damaged(const std::vector<ckpt::DamagedStep>& damaged) {
+  if (damaged.empty()) return;
+  std::cout << "\ndamaged step directories (" << damaged.size() << "; 'nnx-ckpt verify' checks every byte):\n";
+  for (const auto& d : damaged)
+    std::cout << "  " << d.name << (d.listed ? " (listed as step " + std::to_string(d.step) + ")" : " (not listed)") << ": "
+              << d.reason << "\n";
 }
 
 int cmd_list(const std::string& dir) {
   auto m = open(dir);
   const auto steps = m.all_steps();
-  if (steps.empty()) {
-    std::cout << "no committed checkpoints in " << dir << "\n";
-    return 0;
-  }
-  std::printf("%-10s  %-19s  %10s  %s\n", "step", "committed (UTC)", "size", "metrics");
+  const auto damaged = m.damaged_steps();
+  if (steps.empty()) std::cout << "no committed checkpoints in " << dir << "\n";
+  else std::printf("%-10s  %-19s  %10s  %s\n", "step", "committed (UTC)", "size", "metrics");
   for (std::int64_t s : steps) {
     ckpt::StepMetadata md;
     try {
       md = m.metadata(s);
-    } catch (const ckpt::CheckpointError&) {
-      if (m.is_committed(s)) throw;
-      continue;  // deleted by a writer since it was listed: no longer a step, not an error
+    } catch (const ckpt::CheckpointError& e) {
+      if (!m.is_committed(s)) continue;  // deleted by a writer since it was listed: no longer a step, not an error
+      std::printf("%-10lld  DAMAGED: %s\n", static_cast<long long>(s), e.what());
+      continue;
     }
     std::string metrics;
     for (const auto& [k, v] : md.metrics) {
@@ -79,6 +83,7 @@ int cmd_list(const std::string& dir) {
                 nnx::format_bytes(md.bytes()).c_str(), metrics.c_str());
   }
   if (auto best = m.best_step()) std::cout << "best step: " << *best << "\n";
+  print_damaged(damaged);
   return 0;
 }
 
@@ -94,8 +99,8 @@ int cmd_show(const std::string& dir, std::optional<std::int64_t> step) {
         std::cout << m.restore_json(s, item.name).text() << "\n";
         continue;
       }
-      nnx::State structure;  // from the index only: no array data is read
-      const ckpt::ArrayFileReader reader(item_path(m, s, item));
+      nnx::State structure;  // from the index only (checked against the manifest): no array data is read
+      const ckpt::ArrayFileReader reader = m.array_file(s, item.name);
       for (const auto& e : reader.index().entries)
         structure.set(e.path, nnx::Variable(nnx::Kind::from_name(e.kind), nnx::Array::abstract(e.shape, e.dtype), e.metadata));
       std::ostringstream tree;
@@ -179,7 +184,7 @@ int cmd_digest(const std::string& dir, std::optional<std::int64_t> step, const s
     if (item.type != ckpt::ItemType::state || (!only_item.empty() && item.name != only_item)) continue;
     found = true;
     XXH3_128bits_update(&h, item.name.data(), item.name.size() + 1);
-    const ckpt::ArrayFileReader reader(item_path(m, s, item));
+    const ckpt::ArrayFileReader reader = m.array_file(s, item.name);  // checked against the manifest
     for (const auto& e : reader.index().entries) {
       hash_path(&h, e.path);
       const std::uint8_t dtype = static_cast<std::uint8_t>(e.dtype);

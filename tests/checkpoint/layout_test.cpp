@@ -119,8 +119,39 @@ TEST_CASE("a copy of a step under another name is not that step, and one step is
     fs::create_directory(dir.path() / name);
     for (const auto& f : fs::directory_iterator(dir.path() / "400")) fs::copy_file(f.path(), dir.path() / name / f.path().filename());
   }
+  fs::create_directory(dir.path() / "600");  // never committed
   ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
   CHECK(manager.all_steps() == Steps{200, 400});  // neither 400 twice nor the copy as the latest
   CHECK(manager.latest_step() == 400);
   CHECK(manager.step_directory(400) == dir.file("400"));
+  // Each directory not listed is reported with its reason.
+  const auto damaged = manager.damaged_steps();
+  REQUIRE(damaged.size() == 3);
+  CHECK(damaged[0].name == "00400");
+  CHECK_CONTAINS(damaged[0].reason, "'400' holds step 400 too");
+  CHECK(damaged[1].name == "600");
+  CHECK_CONTAINS(damaged[1].reason, "cleanup_tmp_directories");
+  CHECK(damaged[2].name == "999999999999999999");
+  CHECK_CONTAINS(damaged[2].reason, "records step 400");
+  for (const auto& d : damaged) CHECK_FALSE(d.listed);
+}
+
+TEST_CASE("a committed step with unreadable metadata is listed as damaged, and the scan, saving and retention go on") {
+  TempDir dir("nnx-damaged-listed");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    for (std::int64_t step : {100, 200}) manager.save(step, hand_state(static_cast<double>(step)));
+  }
+  std::ofstream(dir.path() / "100" / "_METADATA.json", std::ios::trunc) << std::string(200000, '[');
+  ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 2});
+  CHECK(manager.all_steps() == Steps{100, 200});
+  const auto damaged = manager.damaged_steps();
+  REQUIRE(damaged.size() == 1);
+  CHECK(damaged[0].name == "100");
+  CHECK(damaged[0].listed);
+  CHECK_CONTAINS(damaged[0].reason, "_METADATA.json");
+  manager.save(300, hand_state(3.0));  // retention deletes the damaged oldest step; nothing throws
+  CHECK(manager.all_steps() == Steps{200, 300});
+  manager.reload();
+  CHECK(manager.damaged_steps().empty());
 }

@@ -1,6 +1,7 @@
 // nnx-ckpt, run as a separate process: list, show, verify, digest, diff and bad arguments.
 #include <doctest/doctest.h>
 
+#include <boost/filesystem.hpp>
 #include <cereal/types/string.hpp>
 #include <cmath>
 #include <fstream>
@@ -70,6 +71,39 @@ TEST_CASE("nnx-ckpt list shows every step with its metrics") {
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.exit_code() == 0);
   check_has_all(r.out, {"step", "\n1 ", "\n2 ", "\n30 ", "val_loss=0.25", "val_loss=0.5", "val_loss=7.5", "acc=0.5"});
+}
+
+TEST_CASE("nnx-ckpt list shows a damaged step with its reason and goes on") {
+  TempDir dir("nnx-tool-list-damaged");
+  {
+    ckpt::CheckpointManager m(dir.string());
+    for (std::int64_t step : {1, 2}) m.save(step, small_mlp_state(0), {{"val_loss", 1.0}});
+  }
+  std::ofstream(dir.file("1") + "/_METADATA.json", std::ios::app) << " ";  // one byte more than the manifest says
+  boost::filesystem::create_directory(dir.file("3"));                       // never committed
+  const auto r = tool({"list", dir.string()});
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code() == 0);
+  check_has_all(r.out, {"\n1           DAMAGED: ", "does not match the step's manifest", "\n2 ", "val_loss=1",
+                        "damaged step directories (2;", "  1 (listed as step 1): ", "  3 (not listed): no _COMMIT"});
+}
+
+TEST_CASE("nnx-ckpt show and digest check the manifest before trusting an array file") {
+  TempDir dir("nnx-tool-manifest");
+  {
+    ckpt::CheckpointManager m(dir.string());
+    m.save(1, small_mlp_state(0));
+    m.save(2, small_mlp_state(1));
+  }
+  // A sound array file of another step in place of step 2's: every checksum inside it matches.
+  boost::filesystem::copy_file(dir.file("1") + "/default.nnxa", dir.file("2") + "/default.nnxa",
+                               boost::filesystem::copy_options::overwrite_existing);
+  for (const char* command : {"show", "digest"}) {
+    const auto r = tool({command, dir.string(), "--step", "2"});
+    INFO(command << " stdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code() == 2);
+    check_has_all(r.err, {"default.nnxa", "does not match the step's manifest"});
+  }
 }
 
 TEST_CASE("nnx-ckpt show prints items, paths, kinds, dtypes and shapes of the latest or a chosen step") {

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "nnx/checkpoint/error.hpp"
+#include "nnx/checkpoint/format.hpp"
 #include "nnx/checkpoint/items.hpp"
 #include "nnx/pure_dict.hpp"
 #include "nnx/state.hpp"
@@ -125,6 +126,18 @@ struct StepCheck {
   bool ok() const { return problems.empty() && !deleted; }
 };
 
+// A step directory that the last scan (construction, reload) found damaged, and why.
+struct DamagedStep {
+  std::string name;       // the directory's name in the checkpoint directory
+  std::int64_t step = 0;  // the step its name denotes
+  std::string reason;
+  // true: committed, so still in all_steps(), but its metadata cannot be read (restore with
+  // fall_back_to_intact skips it; verify names the problem; set_aside moves it away). false: never
+  // listed — its metadata records another step, another directory spells the same step, or it
+  // was never committed (no _COMMIT: cleanup_tmp_directories removes it).
+  bool listed = false;
+};
+
 class CheckpointManager {
  public:
   explicit CheckpointManager(std::string directory, Options options = {});
@@ -148,6 +161,9 @@ class CheckpointManager {
   // Without a target: a State with the kinds and metadata as stored.
   State restore_state(std::optional<std::int64_t> step = std::nullopt, const std::string& item = kDefaultItem) const;
   JsonItem restore_json(std::optional<std::int64_t> step, const std::string& item) const;
+  // A State item's array file, opened and checked against the step's manifest (_COMMIT): its index
+  // (paths, kinds, shapes, checksums) can be read without reading any array (nnx-ckpt show).
+  ArrayFileReader array_file(std::optional<std::int64_t> step, const std::string& item = kDefaultItem) const;
 
   // Re-reads every array and JSON item of `step`, checking every checksum (nnx-ckpt verify).
   StepCheck verify(std::int64_t step) const;
@@ -164,6 +180,9 @@ class CheckpointManager {
 
   std::optional<std::int64_t> latest_step() const;
   std::vector<std::int64_t> all_steps() const;
+  // Step directories found damaged by the last scan, by name; a damaged step never stops the scan,
+  // saving or retention (nnx-ckpt list shows them).
+  std::vector<DamagedStep> damaged_steps() const;
   std::optional<std::int64_t> best_step() const;  // by best_fn; none without best_fn or metrics
   bool should_save(std::int64_t step) const;
   void wait_until_finished();  // rethrows the error of a failed async save
@@ -187,7 +206,8 @@ class CheckpointManager {
   struct OpenedStep;  // restore.cpp: a step's directory and metadata (read once), and access to its items
 
   void scan();
-  std::vector<StepRecord> list_steps() const;  // the committed steps on disk now, ascending
+  // The committed steps on disk now, ascending; the damaged step directories into `damaged`.
+  std::vector<StepRecord> list_steps(std::vector<DamagedStep>* damaged = nullptr) const;
   // best_fn of a step's metrics; nothing when it has none, best_fn throws, or the score is not finite.
   std::optional<double> best_score(const StepRecord& record) const;
   std::int64_t resolve(std::optional<std::int64_t> step) const;
@@ -205,6 +225,7 @@ class CheckpointManager {
   bool closed_ = false;
   mutable std::mutex mutex_;  // guards steps_ (the writer thread adds to it)
   std::vector<StepRecord> steps_;  // committed steps, ascending
+  std::vector<DamagedStep> damaged_;  // as of the last scan
   std::thread writer_;
   std::exception_ptr pending_error_;
 };
