@@ -62,7 +62,7 @@ int run(int argc, char** argv) {
   nnx::DataLoader loader(train, 64, rngs);
 
   ckpt::CheckpointManager manager(dir, {.max_to_keep = 3,
-                                        .best_fn = [](const ckpt::Metrics& m) { return m.at("val_accuracy"); },
+                                        .best_metric = "val_accuracy",
                                         .best_mode = ckpt::BestMode::max,
                                         .cleanup_tmp_directories = true,
                                         .enable_async_checkpointing = async});

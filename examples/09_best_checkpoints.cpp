@@ -1,8 +1,10 @@
 // Lesson 09: which checkpoints to keep — the most recent, the best by a metric, one per period.
 //
-// Retention is applied after each save, only once the new step is committed. With best_fn,
-// max_to_keep keeps the best steps by that metric; the latest step is always kept too (a resumed
-// run needs it). keep_period keeps every N-th step forever, whatever else happens.
+// Retention is applied after each save, only once the new step is committed. With best_metric
+// (or best_fn, any score computed from the metrics), max_to_keep keeps the best steps by it; the
+// latest step is always kept too (a resumed run needs it). keep_period keeps every N-th step
+// forever, whatever else happens. best_metric is recorded in the directory: a reader that is not
+// told it (another program, nnx-ckpt list) still knows the best step.
 #include <boost/filesystem.hpp>
 #include <nnx/checkpoint.hpp>
 #include <nnx/models.hpp>
@@ -23,7 +25,7 @@ int main() {
   ckpt::CheckpointManager manager(dir, {.max_to_keep = 3,
                                         .keep_period = 400,
                                         .save_interval_steps = 50,
-                                        .best_fn = [](const ckpt::Metrics& m) { return m.at("val_loss"); },
+                                        .best_metric = "val_loss",
                                         .best_mode = ckpt::BestMode::min});
   lesson::section("train 600 steps, offering a checkpoint every step: should_save picks every 50th");
   std::map<std::int64_t, double> val_loss;
@@ -45,11 +47,14 @@ int main() {
   std::sort(ranked.begin(), ranked.end());
   auto kept = [&](std::int64_t s) { return std::find(steps.begin(), steps.end(), s) != steps.end(); };
   lesson::claim(kept(ranked[0].second) && kept(ranked[1].second) && kept(ranked[2].second),
-                "the three best steps by val_loss are kept (max_to_keep = 3 with best_fn)");
+                "the three best steps by val_loss are kept (max_to_keep = 3 with best_metric)");
   lesson::claim(kept(400), "step 400 is kept by keep_period = 400");
   lesson::claim(kept(600), "the latest step is always kept");
   lesson::claim(steps.size() <= 5, "everything else was deleted (after the newer steps committed)");
   lesson::claim(manager.best_step() == ranked[0].second, "best_step() names the best");
+  const ckpt::CheckpointManager reader(dir, {.read_only = true});  // told nothing about metrics
+  lesson::claim(reader.best_step() == ranked[0].second && reader.best_policy() == "min val_loss",
+                "a reader finds the same best step from the directory's record (" + reader.best_policy() + ")");
 
   lesson::section("restore the best");
   nnx::State best = manager.restore(manager.best_step(), nnx::state(model));

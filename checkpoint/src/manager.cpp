@@ -14,6 +14,7 @@
 #include "io.hpp"
 #include "metadata.hpp"
 #include "nnx/checkpoint/format.hpp"
+#include "root_metadata.hpp"
 
 namespace fs = boost::filesystem;
 
@@ -76,6 +77,9 @@ CheckpointManager::CheckpointManager(std::string directory, Options options)
   if (options_.keep_period && *options_.keep_period < 1)
     throw CheckpointError(ErrorCode::usage, "keep_period must be >= 1, got " + std::to_string(*options_.keep_period));
   if (!options_.clock) throw CheckpointError(ErrorCode::usage, "clock is empty; leave it at its default (the system clock)");
+  if (options_.best_fn && !options_.best_metric.empty())
+    throw CheckpointError(ErrorCode::usage, "set best_fn or best_metric, not both (best_metric '" + options_.best_metric + "')");
+  if (!options_.best_metric.empty()) check_best_metric(options_.best_metric);
   boost::system::error_code ec;
   if (!fs::is_directory(directory_, ec)) {
     if (fs::exists(directory_, ec))
@@ -129,21 +133,61 @@ CheckpointManager::CheckpointManager(std::string directory, Options options)
     }
     const std::string pid = std::to_string(::getpid());
     if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) { /* the pid is only informative */ }
-    if (options_.cleanup_tmp_directories) {
-      // Leftovers of interrupted saves and deletions, and step-named directories without _COMMIT
-      // (never committed, so never listed: nothing in them was ever saved as a step).
-      for (const auto& entry : fs::directory_iterator(directory_, ec)) {
-        const std::string name = entry.path().filename().string();
-        boost::system::error_code entry_ec;
-        const bool uncommitted_step = parse_step_name(name, options_) && fs::is_directory(entry.path(), entry_ec) &&
-                                      !fs::exists(entry.path() / kCommitFile, entry_ec);
-        if (name.find(kTmpMarker) != std::string::npos || name.find(kDeletingMarker) != std::string::npos || uncommitted_step)
-          fs::remove_all(entry.path(), ec);
-      }
+  }
+  try {
+    open_directory();
+  } catch (...) {
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // no destructor runs: release the lock here
+    lock_fd_ = -1;
+    throw;
+  }
+}
+
+void CheckpointManager::open_directory() {
+  boost::system::error_code ec;
+  if (!options_.read_only && options_.cleanup_tmp_directories) {
+    // Leftovers of interrupted saves and deletions, and step-named directories without _COMMIT
+    // (never committed, so never listed: nothing in them was ever saved as a step).
+    for (const auto& entry : fs::directory_iterator(directory_, ec)) {
+      const std::string name = entry.path().filename().string();
+      boost::system::error_code entry_ec;
+      const bool uncommitted_step = parse_step_name(name, options_) && fs::is_directory(entry.path(), entry_ec) &&
+                                    !fs::exists(entry.path() / kCommitFile, entry_ec);
+      if (name.find(kTmpMarker) != std::string::npos || name.find(kDeletingMarker) != std::string::npos || uncommitted_step)
+        fs::remove_all(entry.path(), ec);
     }
   }
+  load_best_policy();
   scan();
 }
+
+void CheckpointManager::load_best_policy() {
+  if (options_.best_fn) {
+    rank_ = options_.best_fn;
+    rank_mode_ = options_.best_mode;
+    rank_name_ = "best_fn";
+    rank_from_options_ = true;
+    return;
+  }
+  std::optional<BestPolicy> policy;
+  if (!options_.best_metric.empty()) {
+    policy = BestPolicy{options_.best_metric, options_.best_mode};
+    rank_from_options_ = true;
+    if (!options_.read_only) write_root_metadata(directory_, *policy);
+  } else {
+    try {
+      policy = read_root_metadata(directory_);
+    } catch (const CheckpointError& e) {
+      rank_problem_ = e.what();  // the scan and everything else go on; best_step() says it
+    }
+  }
+  if (!policy) return;
+  rank_ = [metric = policy->metric](const Metrics& m) { return m.at(metric); };
+  rank_mode_ = policy->mode;
+  rank_name_ = std::string(best_mode_name(policy->mode)) + " " + policy->metric;
+}
+
+std::string CheckpointManager::best_policy() const { return rank_name_; }
 
 CheckpointManager::~CheckpointManager() {
   try {
@@ -266,7 +310,7 @@ std::optional<std::int64_t> CheckpointManager::latest_step() const {
 std::optional<double> CheckpointManager::best_score(const StepRecord& record) const {
   if (record.metrics.empty()) return std::nullopt;
   try {
-    const double score = options_.best_fn(record.metrics);
+    const double score = rank_(record.metrics);
     if (std::isfinite(score)) return score;
   } catch (const std::exception&) {
     // An old step whose metrics lack what best_fn reads (damaged, or saved by an older program)
@@ -276,7 +320,8 @@ std::optional<double> CheckpointManager::best_score(const StepRecord& record) co
 }
 
 std::optional<std::int64_t> CheckpointManager::best_step() const {
-  if (!options_.best_fn) return std::nullopt;
+  if (!rank_problem_.empty()) throw CheckpointError(ErrorCode::corrupted, rank_problem_);
+  if (!rank_) return std::nullopt;
   std::lock_guard lock(mutex_);
   std::optional<std::int64_t> best;
   double best_value = 0;
@@ -284,7 +329,7 @@ std::optional<std::int64_t> CheckpointManager::best_step() const {
     const std::optional<double> score = best_score(r);
     if (!score) continue;
     const double v = *score;
-    const bool better = options_.best_mode == BestMode::max ? v >= best_value : v <= best_value;
+    const bool better = rank_mode_ == BestMode::max ? v >= best_value : v <= best_value;
     if (!best || better) {  // ties go to the later step
       best = r.step;
       best_value = v;
@@ -488,7 +533,7 @@ void CheckpointManager::apply_retention() {
         }
     }
     std::vector<std::size_t> ranked;  // candidates for max_to_keep, best (or newest) first
-    if (options_.best_fn) {
+    if (rank_from_options_) {
       std::vector<std::pair<double, std::size_t>> scored;
       for (std::size_t i = 0; i < steps_.size(); ++i) {
         const std::optional<double> score = best_score(steps_[i]);
@@ -499,7 +544,7 @@ void CheckpointManager::apply_retention() {
         scored.emplace_back(*score, i);
       }
       std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
-        if (a.first != b.first) return options_.best_mode == BestMode::max ? a.first > b.first : a.first < b.first;
+        if (a.first != b.first) return rank_mode_ == BestMode::max ? a.first > b.first : a.first < b.first;
         return a.second > b.second;  // ties: the newer first
       });
       for (const auto& [score, i] : scored) ranked.push_back(i);

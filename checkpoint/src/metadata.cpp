@@ -135,13 +135,25 @@ std::string item_file_name(const std::string& name, ItemType type) {
   return name + (type == ItemType::state ? ".nnxa" : ".json");
 }
 
-namespace {
 std::string hex16(std::uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
 
+std::string seal(const std::string& body) { return body + "end " + hex16(xxh3(body)) + "\n"; }
+
+std::optional<std::string> unseal(const std::string& text) {
+  const std::size_t end = text.rfind("end ");
+  if (end == std::string::npos || text.size() != end + 4 + 16 + 1 || text.back() != '\n') return std::nullopt;
+  std::uint64_t sum = 0;
+  const char* digits = text.data() + end + 4;
+  const auto r = std::from_chars(digits, digits + 16, sum, 16);
+  if (r.ec != std::errc() || r.ptr != digits + 16 || sum != xxh3(text.substr(0, end))) return std::nullopt;
+  return text.substr(0, end);
+}
+
+namespace {
 [[noreturn]] void bad_manifest(const std::string& path, const std::string& what) {
   throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is not a valid manifest (" + what +
                                                   "); the step is damaged; restore an earlier step");
@@ -161,12 +173,10 @@ std::map<std::string, FileDigest> parse_commit(const std::string& text, const st
     *step = static_cast<std::int64_t>(parse_u64(path, std::string_view(text).substr(legacy.size(), text.size() - legacy.size() - 1), 10));
     return {};
   }
-  const std::size_t end = text.rfind("end ");
-  if (end == std::string::npos || text.size() != end + 4 + 16 + 1 || text.back() != '\n') bad_manifest(path, "no end line");
-  if (parse_u64(path, std::string_view(text).substr(end + 4, 16), 16) != xxh3(text.substr(0, end)))
-    bad_manifest(path, "its checksum does not match");
+  const std::optional<std::string> body = unseal(text);
+  if (!body) bad_manifest(path, "no end line holding its checksum, or the checksum does not match");
   std::map<std::string, FileDigest> files;
-  std::istringstream lines(text.substr(0, end));
+  std::istringstream lines(*body);
   std::string line;
   std::getline(lines, line);
   const std::string head = std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) + " step ";
@@ -187,7 +197,7 @@ std::map<std::string, FileDigest> parse_commit(const std::string& text, const st
 std::string commit_manifest(std::int64_t step, const std::map<std::string, FileDigest>& files) {
   std::string text = std::string(kStepFormat) + " " + std::to_string(kStepFormatVersion) + " step " + std::to_string(step) + "\n";
   for (const auto& [name, d] : files) text += "file " + hex16(d.xxh3) + " " + std::to_string(d.size) + " " + name + "\n";
-  return text + "end " + hex16(xxh3(text)) + "\n";
+  return seal(text);
 }
 
 void check_file_digest(const std::map<std::string, FileDigest>& files, const std::string& name, const std::string& bytes,

@@ -1,6 +1,7 @@
 // Internal: the files of a step directory besides the items, and their JSON encoding.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "nnx/checkpoint/manager.hpp"
@@ -30,6 +31,12 @@ std::string commit_manifest(std::int64_t step, const std::map<std::string, FileD
 void check_file_digest(const std::map<std::string, FileDigest>& files, const std::string& name, const std::string& bytes,
                        const std::string& path);
 std::uint64_t xxh3(const std::string& bytes);
+std::string hex16(std::uint64_t v);  // 16 lowercase hex digits
+// A text file sealed by its last line, "end <XXH3-64 of everything before it as hex16>\n" (_COMMIT,
+// _MANAGER): seal appends the line; unseal returns the text before it, or nothing when the line is
+// missing or the checksum does not match.
+std::string seal(const std::string& body);
+std::optional<std::string> unseal(const std::string& text);
 // write_array_file (format.hpp), returning the file's manifest entry: its size and index checksum.
 FileDigest write_array_file_digest(const std::string& path, const State& state);
 

@@ -82,7 +82,11 @@ int cmd_list(const std::string& dir) {
     std::printf("%-10lld  %-19s  %10s  %s\n", static_cast<long long>(s), utc(md.created_unix_ms).c_str(),
                 nnx::format_bytes(md.bytes()).c_str(), metrics.c_str());
   }
-  if (auto best = m.best_step()) std::cout << "best step: " << *best << "\n";
+  try {
+    if (auto best = m.best_step()) std::cout << "best step: " << *best << " (" << m.best_policy() << ")\n";
+  } catch (const ckpt::CheckpointError& e) {
+    std::cout << "best step: unknown: " << e.what() << "\n";
+  }
   print_damaged(damaged);
   return 0;
 }

@@ -88,7 +88,7 @@ TEST_CASE("keep_period keeps multiples of the period forever") {
   check_restorable(manager);
 }
 
-TEST_CASE("best_fn with best_mode keeps the best N by metric, plus the latest") {
+TEST_CASE("best_fn or best_metric with best_mode keeps the best N by metric, plus the latest") {
   struct Case {
     const char* name;
     ckpt::BestMode mode;
@@ -96,21 +96,62 @@ TEST_CASE("best_fn with best_mode keeps the best N by metric, plus the latest") 
     std::int64_t best;
   };
   const std::map<std::int64_t, double> losses = {{1, 0.5}, {2, 0.2}, {3, 0.9}, {4, 0.1}, {5, 0.8}};
-  for (const Case& c : {Case{"min", ckpt::BestMode::min, {2, 4, 5}, 4}, Case{"max", ckpt::BestMode::max, {3, 5}, 3}}) {
-    CAPTURE(std::string(c.name));
-    TempDir dir("nnx-retention");
-    ckpt::CheckpointManager manager(dir.string(), {.max_to_keep = 2, .best_fn = loss, .best_mode = c.mode});
-    for (const auto& [step, value] : losses) REQUIRE(manager.save(step, tiny(step), {{"loss", value}, {"other", -value}}));
-    CHECK(manager.all_steps() == c.kept);
-    CHECK(manager.best_step() == c.best);
-    CHECK(manager.latest_step() == 5);
-    CHECK(entries(dir) == expected_entries(c.kept));
-    check_restorable(manager);
-    // Metrics come back from disk: a new manager ranks the same way.
-    ckpt::CheckpointManager reader(dir.string(), {.best_fn = loss, .best_mode = c.mode, .read_only = true});
-    CHECK(reader.best_step() == c.best);
-    CHECK(reader.metadata(c.best).metrics.at("loss") == losses.at(c.best));
+  for (const bool by_name : {false, true})
+    for (const Case& c : {Case{"min", ckpt::BestMode::min, {2, 4, 5}, 4}, Case{"max", ckpt::BestMode::max, {3, 5}, 3}}) {
+      CAPTURE(std::string(c.name));
+      CAPTURE(by_name);
+      TempDir dir("nnx-retention");
+      ckpt::Options options{.max_to_keep = 2, .best_mode = c.mode};
+      if (by_name) options.best_metric = "loss";
+      else options.best_fn = loss;
+      ckpt::CheckpointManager manager(dir.string(), options);
+      for (const auto& [step, value] : losses) REQUIRE(manager.save(step, tiny(step), {{"loss", value}, {"other", -value}}));
+      CHECK(manager.all_steps() == c.kept);
+      CHECK(manager.best_step() == c.best);
+      CHECK(manager.latest_step() == 5);
+      std::set<std::string> expected = expected_entries(c.kept);
+      if (by_name) expected.insert("_ROOT_METADATA");  // the recorded policy; best_fn cannot be recorded
+      CHECK(entries(dir) == expected);
+      check_restorable(manager);
+      // Metrics come back from disk: a new manager ranks the same way.
+      ckpt::CheckpointManager reader(dir.string(), {.best_fn = loss, .best_mode = c.mode, .read_only = true});
+      CHECK(reader.best_step() == c.best);
+      CHECK(reader.metadata(c.best).metrics.at("loss") == losses.at(c.best));
+      // A reader told nothing knows the best step only when it was recorded.
+      ckpt::CheckpointManager plain(dir.string(), {.read_only = true});
+      CHECK(plain.best_step() == (by_name ? std::optional<std::int64_t>(c.best) : std::nullopt));
+      CHECK(plain.best_policy() == (by_name ? std::string(c.name) + " loss" : ""));
+    }
+}
+
+TEST_CASE("the recorded best policy: refused when ambiguous or unrecordable, loud when damaged, never in the way") {
+  TempDir dir("nnx-best-policy");
+  const auto usage = expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string(), {.best_fn = loss, .best_metric = "loss"}); });
+  CHECK(usage.code() == ckpt::ErrorCode::usage);
+  CHECK_CONTAINS(usage.what(), "not both");
+  for (const char* bad : {"a\nb", "tab\there"})
+    CHECK_CONTAINS(expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string(), {.best_metric = bad}); }).what(),
+                   "best_metric must be");
+  {
+    ckpt::CheckpointManager writer(dir.string(), {.best_metric = "val accuracy", .best_mode = ckpt::BestMode::max});
+    for (std::int64_t step : {1, 2, 3}) writer.save(step, tiny(step), {{"val accuracy", step == 2 ? 0.9 : 0.1}});
   }
+  CHECK(ckpt::CheckpointManager(dir.string(), {.read_only = true}).best_step() == 2);
+  // One changed byte of the record: best_step() says so; listing and restoring go on.
+  std::string text;
+  {
+    std::ifstream in(dir.file("_ROOT_METADATA"));
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(text.find("max") != std::string::npos);
+  text.replace(text.find("max"), 3, "min");
+  std::ofstream(dir.file("_ROOT_METADATA"), std::ios::trunc) << text;
+  ckpt::CheckpointManager reader(dir.string(), {.read_only = true});
+  CHECK(reader.all_steps() == Steps{1, 2, 3});
+  CHECK_CONTAINS(expect_checkpoint_error([&] { (void)reader.best_step(); }).what(), "_ROOT_METADATA' is damaged");
+  // A writer with best_metric records it again.
+  ckpt::CheckpointManager writer(dir.string(), {.best_metric = "val accuracy"});
+  CHECK(ckpt::CheckpointManager(dir.string(), {.read_only = true}).best_step() == 2);
 }
 
 TEST_CASE("the latest step is never deleted, even when it is the worst") {

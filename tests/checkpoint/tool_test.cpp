@@ -56,7 +56,7 @@ std::string digest_of(const std::vector<std::string>& args) {
 
 }  // namespace
 
-TEST_CASE("nnx-ckpt list shows every step with its metrics") {
+TEST_CASE("nnx-ckpt list shows every step with its metrics, and the best step by the recorded metric") {
   TempDir dir("nnx-tool-list");
   {
     const auto empty = tool({"list", dir.string()});
@@ -64,13 +64,14 @@ TEST_CASE("nnx-ckpt list shows every step with its metrics") {
     CHECK(has(empty.out, "no committed checkpoints"));
   }
   {
-    ckpt::CheckpointManager m(dir.string());
+    ckpt::CheckpointManager m(dir.string(), {.best_metric = "val_loss", .best_mode = ckpt::BestMode::min});
     for (std::int64_t step : {1, 2, 30}) m.save(step, small_mlp_state(0), {{"val_loss", 0.25 * static_cast<double>(step)}, {"acc", 0.5}});
   }
   const auto r = tool({"list", dir.string()});
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.exit_code() == 0);
-  check_has_all(r.out, {"step", "\n1 ", "\n2 ", "\n30 ", "val_loss=0.25", "val_loss=0.5", "val_loss=7.5", "acc=0.5"});
+  check_has_all(r.out, {"step", "\n1 ", "\n2 ", "\n30 ", "val_loss=0.25", "val_loss=0.5", "val_loss=7.5", "acc=0.5",
+                        "best step: 1 (min val_loss)"});
 }
 
 TEST_CASE("nnx-ckpt list shows a damaged step with its reason and goes on") {

@@ -67,6 +67,10 @@ struct Options {
   // step without metrics: kept when keep_checkpoints_without_metrics, never the best_step(); a
   // save never fails because of an old step's metrics.
   std::function<double(const Metrics&)> best_fn{};
+  // Set instead of best_fn: the steps are ranked by this metric, and the name and best_mode are
+  // recorded in the directory (_ROOT_METADATA), so that any later manager — a reader, nnx-ckpt
+  // list — knows the best step without being told. best_fn, a function, cannot be recorded.
+  std::string best_metric{};
   BestMode best_mode = BestMode::max;
   bool keep_checkpoints_without_metrics = true;
   std::string step_prefix{};           // "step" names directories "step_400"; empty: "400"
@@ -183,7 +187,11 @@ class CheckpointManager {
   // Step directories found damaged by the last scan, by name; a damaged step never stops the scan,
   // saving or retention (nnx-ckpt list shows them).
   std::vector<DamagedStep> damaged_steps() const;
-  std::optional<std::int64_t> best_step() const;  // by best_fn; none without best_fn or metrics
+  // The best step by best_fn or best_metric, else by the best_metric recorded in the directory;
+  // none without any of them or without scored steps. A damaged record is a CheckpointError.
+  std::optional<std::int64_t> best_step() const;
+  // What ranks the steps: "max val_accuracy" (best_metric or the record), "best_fn", or "" (nothing).
+  std::string best_policy() const;
   bool should_save(std::int64_t step) const;
   void wait_until_finished();  // rethrows the error of a failed async save
   void delete_step(std::int64_t step);
@@ -205,11 +213,13 @@ class CheckpointManager {
 
   struct OpenedStep;  // restore.cpp: a step's directory and metadata (read once), and access to its items
 
+  void open_directory();  // the constructor's work after the lock: cleanup, best policy, scan
   void scan();
   // The committed steps on disk now, ascending; the damaged step directories into `damaged`.
   std::vector<StepRecord> list_steps(std::vector<DamagedStep>* damaged = nullptr) const;
-  // best_fn of a step's metrics; nothing when it has none, best_fn throws, or the score is not finite.
+  // rank_ of a step's metrics; nothing when it has none, rank_ throws, or the score is not finite.
   std::optional<double> best_score(const StepRecord& record) const;
+  void load_best_policy();  // sets rank_, rank_mode_, rank_name_ from the options or the record
   std::int64_t resolve(std::optional<std::int64_t> step) const;
   OpenedStep open_step(std::int64_t step) const;  // step: resolved
   Composite restore_step(std::int64_t step, const Composite& targets, const RestoreOptions& options) const;
@@ -226,6 +236,13 @@ class CheckpointManager {
   mutable std::mutex mutex_;  // guards steps_ (the writer thread adds to it)
   std::vector<StepRecord> steps_;  // committed steps, ascending
   std::vector<DamagedStep> damaged_;  // as of the last scan
+  // What best_step() ranks by: best_fn, best_metric or the directory's record; retention uses it
+  // only when it comes from the options (rank_from_options_).
+  std::function<double(const Metrics&)> rank_;
+  BestMode rank_mode_ = BestMode::max;
+  std::string rank_name_;         // for best_policy()
+  std::string rank_problem_;      // a damaged record: best_step() throws this
+  bool rank_from_options_ = false;
   std::thread writer_;
   std::exception_ptr pending_error_;
 };
