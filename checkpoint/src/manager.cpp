@@ -372,15 +372,20 @@ void CheckpointManager::finish_pending() {
 
 void CheckpointManager::wait_until_finished() { finish_pending(); }
 
-bool CheckpointManager::save(std::int64_t step, const State& state, const Metrics& metrics, bool force) {
+SaveResult CheckpointManager::save(std::int64_t step, const State& state, const Metrics& metrics, bool force) {
   return save(step, Composite().add(kDefaultItem, state), metrics, force);
 }
 
-bool CheckpointManager::save(std::int64_t step, const Composite& items, const Metrics& metrics, bool force) {
+std::optional<std::int64_t> CheckpointManager::pending_step() const {
+  std::lock_guard lock(mutex_);
+  return pending_;
+}
+
+SaveResult CheckpointManager::save(std::int64_t step, const Composite& items, const Metrics& metrics, bool force) {
   check_writable("save");
   finish_pending();  // one save at a time; a previous failure surfaces here
   if (step < 0) throw CheckpointError(ErrorCode::usage, "step must be >= 0, got " + std::to_string(step));
-  if (!force && !should_save(step)) return false;
+  if (!force && !should_save(step)) return {SaveResult::Status::skipped};
   {
     std::lock_guard lock(mutex_);
     for (const auto& r : steps_)
@@ -404,7 +409,11 @@ bool CheckpointManager::save(std::int64_t step, const Composite& items, const Me
   Composite snapshot = items;
   if (!options_.enable_async_checkpointing) {
     write_step(step, snapshot, metrics);
-    return true;
+    return {SaveResult::Status::committed};
+  }
+  {
+    std::lock_guard lock(mutex_);
+    pending_ = step;
   }
   writer_ = std::thread([this, step, snapshot = std::move(snapshot), metrics] {
     try {
@@ -412,8 +421,10 @@ bool CheckpointManager::save(std::int64_t step, const Composite& items, const Me
     } catch (...) {
       pending_error_ = std::current_exception();
     }
+    std::lock_guard lock(mutex_);
+    pending_.reset();
   });
-  return true;
+  return {SaveResult::Status::pending};
 }
 
 void CheckpointManager::write_step(std::int64_t step, const Composite& items, const Metrics& metrics) {

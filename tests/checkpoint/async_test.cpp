@@ -143,6 +143,45 @@ TEST_CASE("async save returns before the write finishes") {
   CHECK(leftovers(dir.string()).empty());
 }
 
+TEST_CASE("save() says pending for an async save, committed for a sync one; latest_step() names only committed steps") {
+  // The writer thread reads the clock just before it writes the metadata and commits: blocking
+  // it there holds the step between "snapshotted" and "committed".
+  TempDir dir("nnx-async-pending");
+  std::promise<void> entered_promise, release_promise;
+  std::future<void> entered = entered_promise.get_future();
+  std::shared_future<void> release = release_promise.get_future().share();
+  std::atomic<bool> gate{false};
+  auto model = async_model(4);
+  {
+    ckpt::CheckpointManager manager(dir.string(), {.enable_async_checkpointing = true, .clock = [&] {
+                                                     if (gate.exchange(false)) {
+                                                       entered_promise.set_value();
+                                                       (void)release.wait_for(std::chrono::seconds(30));
+                                                     }
+                                                     return std::int64_t{1000};
+                                                   }});
+    const ckpt::SaveResult first = manager.save(1, nnx::state(model));
+    CHECK(first.status == ckpt::SaveResult::Status::pending);
+    CHECK_FALSE(first.committed());
+    manager.wait_until_finished();
+    gate = true;
+    CHECK(manager.save(2, nnx::state(model)).status == ckpt::SaveResult::Status::pending);
+    REQUIRE(entered.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    CHECK(manager.pending_step() == 2);
+    CHECK(manager.latest_step() == 1);  // step 2 is not committed yet
+    release_promise.set_value();
+    manager.wait_until_finished();
+    CHECK(manager.latest_step() == 2);
+    CHECK_FALSE(manager.pending_step().has_value());
+    CHECK(manager.save(2, nnx::state(model)).status == ckpt::SaveResult::Status::skipped);  // exists: should_save is false
+  }
+  ckpt::CheckpointManager sync(dir.string());
+  const ckpt::SaveResult third = sync.save(3, nnx::state(model));
+  CHECK(third.committed());
+  CHECK(static_cast<bool>(third));
+  CHECK(sync.latest_step() == 3);
+}
+
 TEST_CASE("several async saves in a row, interleaved with training, each commit their own values") {
   TempDir dir("nnx-async-row");
   nnx::Rngs rngs(5);

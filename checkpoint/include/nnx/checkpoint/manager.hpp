@@ -142,6 +142,19 @@ struct DamagedStep {
   bool listed = false;
 };
 
+// What save() did. Tests as a bool — `if (manager.save(...))`: a step was saved or is being saved.
+struct SaveResult {
+  enum class Status {
+    skipped,    // should_save(step) was false: nothing written
+    committed,  // synchronous: the step is on disk, committed, listed
+    pending,    // asynchronous: the arrays are snapshotted and being written; the step is listed once
+                // committed, and a failure surfaces at the next save, wait_until_finished or close
+  };
+  Status status = Status::skipped;
+  explicit operator bool() const { return status != Status::skipped; }
+  bool committed() const { return status == Status::committed; }
+};
+
 class CheckpointManager {
  public:
   explicit CheckpointManager(std::string directory, Options options = {});
@@ -149,9 +162,11 @@ class CheckpointManager {
   CheckpointManager(const CheckpointManager&) = delete;
   CheckpointManager& operator=(const CheckpointManager&) = delete;
 
-  // Saves `items` as `step` unless should_save(step) is false (then returns false) or `force`.
-  bool save(std::int64_t step, const Composite& items, const Metrics& metrics = {}, bool force = false);
-  bool save(std::int64_t step, const State& state, const Metrics& metrics = {}, bool force = false);
+  // Saves `items` as `step` unless should_save(step) is false (then: skipped) and not `force`.
+  // Synchronous: returns committed. Asynchronous: returns pending once the arrays are snapshotted;
+  // latest_step() names the step only after its commit (pending_step() meanwhile).
+  SaveResult save(std::int64_t step, const Composite& items, const Metrics& metrics = {}, bool force = false);
+  SaveResult save(std::int64_t step, const State& state, const Metrics& metrics = {}, bool force = false);
 
   // Restores the items named in `targets` (States: abstract or concrete targets; JSON items:
   // any placeholder) from `step`, which defaults to the latest. Without a step, a latest step that
@@ -182,7 +197,10 @@ class CheckpointManager {
   // deleted a step since this manager listed it. A reader that fails on such a step skips it.
   bool is_committed(std::int64_t step) const;
 
+  // The newest committed step (never one still being written, nor one that failed).
   std::optional<std::int64_t> latest_step() const;
+  // The step an asynchronous save is writing now, if any; it becomes latest_step() when committed.
+  std::optional<std::int64_t> pending_step() const;
   std::vector<std::int64_t> all_steps() const;
   // Step directories found damaged by the last scan, by name; a damaged step never stops the scan,
   // saving or retention (nnx-ckpt list shows them).
@@ -236,6 +254,7 @@ class CheckpointManager {
   mutable std::mutex mutex_;  // guards steps_ (the writer thread adds to it)
   std::vector<StepRecord> steps_;  // committed steps, ascending
   std::vector<DamagedStep> damaged_;  // as of the last scan
+  std::optional<std::int64_t> pending_;  // the step the writer thread is writing (guarded by mutex_)
   // What best_step() ranks by: best_fn, best_metric or the directory's record; retention uses it
   // only when it comes from the options (rank_from_options_).
   std::function<double(const Metrics&)> rank_;
