@@ -26,8 +26,11 @@ struct CheckpointManager::OpenedStep {
     if (found == items.end()) {
       std::string names;
       for (const auto& i : items) names += (names.empty() ? "" : ", ") + i.name + " (" + item_type_name(i.type) + ")";
+      std::string fix;
+      for (const auto& i : items)
+        if (i.type == type) fix = "; restore an item by name, e.g. " + std::string(type == ItemType::state ? "restore(step, \"" + i.name + "\", target)" : "restore_json(step, \"" + i.name + "\")");
       throw CheckpointError(ErrorCode::not_found, "step " + std::to_string(step) + " in '" + directory + "' has no item '" +
-                                                      name + "' (items: " + (names.empty() ? "none" : names) + ")");
+                                                      name + "' (items: " + (names.empty() ? "none" : names) + ")" + fix);
     }
     if (found->type != type)
       throw CheckpointError(ErrorCode::usage, "item '" + name + "' of step " + std::to_string(step) + " is a " +
@@ -148,7 +151,12 @@ Composite CheckpointManager::restore_step(std::int64_t s, const Composite& targe
 }
 
 State CheckpointManager::restore(std::optional<std::int64_t> step, const State& target, const RestoreOptions& options) const {
-  return restore(step, Composite().add(kDefaultItem, target), options).state(kDefaultItem);
+  return restore(step, kDefaultItem, target, options);
+}
+
+State CheckpointManager::restore(std::optional<std::int64_t> step, const std::string& item, const State& target,
+                                 const RestoreOptions& options) const {
+  return restore(step, Composite().add(item, target), options).state(item);
 }
 
 State CheckpointManager::restore_state(std::optional<std::int64_t> step, const std::string& item) const {

@@ -206,7 +206,7 @@ TEST_CASE("a concrete target is filled with the checkpoint's values and left unc
   CHECK(nnx::state_equal(nnx::state(fresh), s.state));
 }
 
-TEST_CASE("items: a missing item names the available ones, a JSON item is not a State") {
+TEST_CASE("items: restored by name; a missing item names the available ones and the call, a JSON item is not a State") {
   TempDir dir("nnx-restore");
   ckpt::CheckpointManager manager(dir.string());
   const State model = nnx::state(make_mlp({8}));
@@ -220,6 +220,9 @@ TEST_CASE("items: a missing item names the available ones, a JSON item is not a 
   const ckpt::CheckpointError no_default = expect_checkpoint_error([&] { manager.restore(3, model.as_abstract()); });
   CHECK(no_default.code() == ckpt::ErrorCode::not_found);
   CHECK_CONTAINS(no_default.what(), "no item 'default'");
+  CHECK_CONTAINS(no_default.what(), "restore(step, \"model\", target)");  // the call that works
+  CHECK(nnx::state_equal(manager.restore(3, "model", model.as_abstract()), model));
+  CHECK_CONTAINS(expect_checkpoint_error([&] { manager.restore_json(3, "nope"); }).what(), "restore_json(step, \"config\")");
   CHECK(expect_checkpoint_error([&] { manager.restore_state(3, "nope"); }).code() == ckpt::ErrorCode::not_found);
   CHECK(expect_checkpoint_error([&] { manager.restore_json(3, "nope"); }).code() == ckpt::ErrorCode::not_found);
 

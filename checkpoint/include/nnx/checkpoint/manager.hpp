@@ -175,6 +175,9 @@ class CheckpointManager {
   Composite restore(std::optional<std::int64_t> step, const Composite& targets, const RestoreOptions& options = {}) const;
   State restore(std::optional<std::int64_t> step, const State& target, const RestoreOptions& options = {}) const;
   State restore(const State& target, const RestoreOptions& options = {}) const { return restore(std::nullopt, target, options); }
+  // One State item of a Composite by name: restore(step, "model", target).
+  State restore(std::optional<std::int64_t> step, const std::string& item, const State& target,
+                const RestoreOptions& options = {}) const;
   // Without a target: plain nested maps of Arrays (integer keys kept), as Orbax gives.
   PureDict restore_pure_dict(std::optional<std::int64_t> step = std::nullopt, const std::string& item = kDefaultItem) const;
   // Without a target: a State with the kinds and metadata as stored.
