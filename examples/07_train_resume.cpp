@@ -66,32 +66,26 @@ int run(int argc, char** argv) {
                                         .best_mode = ckpt::BestMode::max,
                                         .cleanup_tmp_directories = true,
                                         .enable_async_checkpointing = async});
-  if (manager.latest_step()) {
-    // The target is this run's own (freshly initialised) state: same structure, kinds, shapes, dtypes.
-    ckpt::Composite target;
-    target.add("model", nnx::state(model)).add("optimizer", nnx::state(optimizer)).add("data", nnx::state(loader));
-    target.add_json("progress", Progress{});
-    // The latest step, or, when it is damaged, the newest one that restores (stderr says which was skipped).
-    ckpt::Composite restored = manager.restore(std::nullopt, target, {.fall_back_to_intact = true});
-    nnx::update(model, restored.state("model"));
-    nnx::update(optimizer, restored.state("optimizer"));
-    nnx::update(loader, restored.state("data"));
-    const std::int64_t step = restored.json("progress").get<Progress>().step;
-    // Steps after it were skipped as damaged: set them aside (kept, unlisted) so their numbers can be saved again.
-    for (std::int64_t later : manager.all_steps())
-      if (later > step) std::cout << "set aside damaged step " << later << ": " << manager.set_aside(later) << "\n";
-    std::cout << "resumed from step " << step << " (" << dir << ")\n";
-  } else {
+  // Everything the run must resume exactly, saved and restored in one call each: the model (with
+  // the Dropout's RNG stream), the optimizer (moments and step), the data loader (epoch, position,
+  // key) and a human-readable JSON item.
+  Progress status;
+  ckpt::Resumable run(manager);
+  run.add("model", model).add("optimizer", optimizer).add("data", loader).add_json("progress", status);
+  // The latest step, or, when it is damaged, the newest one that restores: stderr says which was
+  // skipped and where it was set aside (kept, unlisted), so its step number can be saved again.
+  if (const auto resumed = run.resume_or_start())
+    std::cout << "resumed from step " << *resumed << " (" << dir << ")\n";
+  else
     std::cout << "starting from scratch (" << dir << ")\n";
-  }
 
   auto save = [&](std::int64_t step, bool force) {
     const nnx::Evaluation val = nnx::evaluate(model, validation, nnx::softmax_cross_entropy);
-    ckpt::Composite items;
-    items.add("model", nnx::state(model)).add("optimizer", nnx::state(optimizer)).add("data", nnx::state(loader));
-    items.add_json("progress", Progress{step, loader.epoch(), val.accuracy});
-    if (manager.save(step, items, {{"val_accuracy", val.accuracy}, {"val_loss", val.loss}}, force))
-      std::cout << "saved step " << step << " (validation accuracy " << val.accuracy << ")" << std::endl;
+    status = Progress{step, loader.epoch(), val.accuracy};
+    const ckpt::SaveResult saved = run.save(step, {{"val_accuracy", val.accuracy}, {"val_loss", val.loss}}, force);
+    if (saved)
+      std::cout << (saved.committed() ? "saved step " : "saving step ") << step << " (validation accuracy " << val.accuracy
+                << ")" << std::endl;
   };
 
   nnx::Progress progress(steps, {.label = "07"});
@@ -104,7 +98,7 @@ int run(int argc, char** argv) {
     if (step % save_every == 0 || step == steps) save(step, step == steps);
     if (g_stop) {
       progress.finish();
-      if (!manager.all_steps().empty() && manager.all_steps().back() == step) {
+      if (manager.latest_step() == step || manager.pending_step() == step) {  // committed, or being written
         std::cout << "interrupted after step " << step << ", already saved\n";
       } else {
         save(step, true);

@@ -45,7 +45,7 @@ echo "== 2. the same run (${async[*]:-sync saves}, $threads thread(s)), killed w
 "$bin/07_train_resume" --steps "$steps" --save-every "$save_every" --dir "$work/interrupted" --threads "$threads" \
   "${async[@]}" >"$work/interrupted.log" 2>&1 &
 child=$!
-saves() { grep -c '^saved step' "$work/interrupted.log" 2>/dev/null || true; }
+saves() { grep -cE '^sav(ed|ing) step' "$work/interrupted.log" 2>/dev/null || true; }
 while kill -0 "$child" 2>/dev/null && (($(saves) + 0 < kill_after)); do
   sleep 0.005
 done
@@ -57,7 +57,7 @@ if [[ $signal == KILL ]]; then
     echo "   the run ended (status $status) before it could be killed; use a smaller --kill-after-saves" >&2
     exit 1
   fi
-  echo "   killed after: $(grep '^saved step' "$work/interrupted.log" | tail -n 1)"
+  echo "   killed after: $(grep -E '^sav(ed|ing) step' "$work/interrupted.log" | tail -n 1)"
 else  # SIGTERM / SIGINT: the run saves where it is and exits cleanly
   if ((status != 0)) || ! grep -q '^interrupted' "$work/interrupted.log"; then
     echo "   expected a clean exit after SIG$signal, got status $status:" >&2

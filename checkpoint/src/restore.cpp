@@ -109,15 +109,19 @@ State restore_into(const ArrayFileReader& reader, const State& target, const Res
 Composite CheckpointManager::restore(std::optional<std::int64_t> step, const Composite& targets,
                                      const RestoreOptions& options) const {
   if (step) return restore_step(resolve(step), targets, options);
+  return restore_latest(targets, options).items;
+}
+
+RestoredStep CheckpointManager::restore_latest(const Composite& targets, const RestoreOptions& options) const {
   std::vector<std::int64_t> steps = all_steps();  // newest last; tried newest first
-  if (steps.empty()) resolve(step);                // throws "nothing to restore"
+  if (steps.empty()) resolve(std::nullopt);        // throws "nothing to restore"
   std::string skipped;
   int relists = 0;
   while (!steps.empty()) {
     const std::int64_t s = steps.back();
     steps.pop_back();
     try {
-      return restore_step(s, targets, options);
+      return {s, restore_step(s, targets, options)};
     } catch (const CheckpointError& e) {
       if (!is_committed(s) && relists++ < 8) {  // deleted by a writer since it was listed: not damage
         steps.clear();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
 
@@ -140,7 +141,7 @@ TEST_CASE("nnx-ckpt verify: 0 on a sound directory, 1 naming the step and the ar
   CHECK(good.exit_code() == 0);
   check_has_all(good.out, {"step 1: ok", "step 2: ok"});
 
-  flip_byte(dir.file("2/model.nnxa"), nnx::Path{"layers", 0, "kernel"});
+  checkpoint_test::flip_byte(dir.file("2/model.nnxa"), nnx::Path{"layers", 0, "kernel"});
   const auto bad = tool({"verify", dir.string()});
   INFO("stdout: " << bad.out << "\nstderr: " << bad.err);
   CHECK(bad.exit_code() == 1);

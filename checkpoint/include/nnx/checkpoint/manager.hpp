@@ -155,6 +155,12 @@ struct SaveResult {
   bool committed() const { return status == Status::committed; }
 };
 
+// A restore of the latest step (or of the newest intact one, when falling back): which step it was.
+struct RestoredStep {
+  std::int64_t step = 0;
+  Composite items;
+};
+
 class CheckpointManager {
  public:
   explicit CheckpointManager(std::string directory, Options options = {});
@@ -175,6 +181,9 @@ class CheckpointManager {
   Composite restore(std::optional<std::int64_t> step, const Composite& targets, const RestoreOptions& options = {}) const;
   State restore(std::optional<std::int64_t> step, const State& target, const RestoreOptions& options = {}) const;
   State restore(const State& target, const RestoreOptions& options = {}) const { return restore(std::nullopt, target, options); }
+  // restore(std::nullopt, targets, options), also saying which step was restored (with
+  // fall_back_to_intact it may be older than latest_step()).
+  RestoredStep restore_latest(const Composite& targets, const RestoreOptions& options = {}) const;
   // One State item of a Composite by name: restore(step, "model", target).
   State restore(std::optional<std::int64_t> step, const std::string& item, const State& target,
                 const RestoreOptions& options = {}) const;
