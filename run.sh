@@ -2,7 +2,8 @@
 # nnx: set up, build and run on a fresh Debian 12 machine.
 #
 #   ./run.sh demo    install what is missing, build, run the demo: lesson 07's resume story
-#   ./run.sh test    install what is missing, build, run the whole test suite through ctest
+#   ./run.sh test    install what is missing (also python3-pandas, for one test), build, run the
+#                    whole test suite through ctest
 #   ./run.sh build   install what is missing and build only
 #   ./run.sh bench   also installs libtorch-dev and OpenBLAS, runs the benchmarks against libtorch and
 #                    the disk, and writes docs/benchmarks.md and docs/benchmarks.svg (about 10 minutes)
@@ -49,7 +50,7 @@ configure() {
 }
 
 build() {
-  install_missing
+  install_missing "$@"
   echo "run.sh: configuring and building (Release) in ./build with $JOBS jobs"
   configure build -DCMAKE_BUILD_TYPE=Release
   cmake --build build -j"$JOBS"
@@ -69,7 +70,7 @@ TXT
     examples/resume_story.sh build/bin "${TMPDIR:-/tmp}/nnx-demo"
     ;;
   test)
-    build
+    build python3-pandas  # the metrics-log test reads metrics.jsonl with Debian's pandas
     ctest --test-dir build --output-on-failure -j"$JOBS"
     ;;
   build)

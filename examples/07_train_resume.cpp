@@ -9,6 +9,9 @@
 // the last committed save are lost, and the next start redoes them identically. A damaged latest
 // step (a flipped byte, a truncated file) costs the steps since the save before it, never the
 // run: the restore falls back to the newest intact step and sets the damaged ones aside.
+// Beside the checkpoints, <dir>/metrics.jsonl logs the training loss every 20 steps and the
+// validation metrics at each save (pandas.read_json(path, lines=True) reads it;
+// `nnx-ckpt plot DIR -o curves.svg` draws it).
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
@@ -95,6 +98,7 @@ int run(int argc, char** argv) {
       return nnx::softmax_cross_entropy(m(batch.x), batch.y);
     });
     progress.update(step, loss.item<float>());
+    if (step % 20 == 0) run.log(step, {{"train_loss", loss.item<float>()}});  // <dir>/metrics.jsonl: nnx-ckpt plot
     if (step % save_every == 0 || step == steps) save(step, step == steps);
     if (g_stop) {
       progress.finish();

@@ -349,7 +349,7 @@ struct ArrayFileReader::Impl {
 
 ArrayFileReader::ArrayFileReader(const std::string& path) : impl_(new Impl{io::File::open_read(path)}) {
   try {
-    guard_read("'" + path + "'", [&] {
+    guard_read(quoted(path), [&] {
       const io::File& f = impl_->file;
       size_ = f.size();
       check_minimum_size(path, size_);
@@ -412,7 +412,7 @@ Array ArrayFileReader::read(const ArrayEntry& e) const {
 }
 
 State ArrayFileReader::read_all() const {
-  return guard_read("'" + path() + "'", [&] {
+  return guard_read(quoted(path()), [&] {
     State s;
     for (const auto& e : index_.entries) s.set(e.path, Variable(Kind::from_name(e.kind), read(e), e.metadata));
     return s;

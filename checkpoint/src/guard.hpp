@@ -12,6 +12,16 @@
 
 namespace nnx::checkpoint {
 
+// 'path', for messages (built by appending: GCC 12 warns falsely on "'" + path + "'").
+inline std::string quoted(const std::string& path) {
+  std::string q;
+  q.reserve(path.size() + 2);
+  q += '\'';
+  q += path;
+  q += '\'';
+  return q;
+}
+
 // Runs `read`, turning any exception but CheckpointError and StructureError into a CheckpointError
 // that names `what` (e.g. "'run/400/model.nnxa'"): std::bad_alloc becomes ErrorCode::io (the
 // machine ran out of memory, the file did not ask for more than its size: docs/reliability.md),

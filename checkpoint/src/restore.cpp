@@ -52,7 +52,7 @@ struct CheckpointManager::OpenedStep {
 
   // An item's JSON, checked against the manifest and validated (format, version, numbers, nesting).
   JsonItem json(const ItemInfo& info) const {
-    return guard_read("'" + path(info) + "'", [&] {
+    return guard_read(quoted(path(info)), [&] {
       std::string text = io::read_small_file(path(info), kMaxMetadataBytes);
       check_file_digest(metadata.files, info.file, text, path(info));
       JsonItem item = JsonItem::from_text(std::move(text));
@@ -144,7 +144,7 @@ Composite CheckpointManager::restore_step(std::int64_t s, const Composite& targe
     const ItemType type = targets.type(name);
     const ItemInfo info = opened.item(name, type);
     if (type == ItemType::state)
-      out.add(name, guard_read("'" + opened.path(info) + "'", [&] {
+      out.add(name, guard_read(quoted(opened.path(info)), [&] {
                 return restore_into(opened.array_file(info), targets.state(name), options,
                                     "restoring item '" + name + "' of step " + std::to_string(s) + " from '" + directory_ + "'");
               }));

@@ -6,6 +6,7 @@
 //   nnx-ckpt verify DIR --latest-intact        the newest step that verifies (exit 1: none)
 //   nnx-ckpt digest DIR [--step N] [--item I]  a hash of paths and values only
 //   nnx-ckpt diff DIR STEP_A STEP_B            paths added, removed, changed
+//   nnx-ckpt plot DIR -o curves.svg            loss and accuracy curves from DIR/metrics.jsonl
 //
 // Exit status: 0 success; 1 verify found damage or diff found differences; 2 bad usage or an
 // unreadable directory. The directory is opened read-only: a training run may write meanwhile.
@@ -17,7 +18,11 @@
 #include <iostream>
 #include <nnx/checkpoint/format.hpp>
 #include <nnx/checkpoint/manager.hpp>
+#include <nnx/checkpoint/metrics_log.hpp>
+#include <fstream>
 #include <sstream>
+
+#include "plot.hpp"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -253,6 +258,23 @@ int cmd_diff(const std::string& dir, std::int64_t a, std::int64_t b) {
   return differences ? 1 : 0;
 }
 
+int cmd_plot(const std::string& dir, const std::string& out) {
+  const auto log = ckpt::read_metrics_log(dir + "/" + ckpt::kMetricsLogFile);
+  std::optional<std::int64_t> best;
+  try {
+    best = open(dir).best_step();
+  } catch (const ckpt::CheckpointError& e) {
+    std::cerr << "nnx-ckpt: no best step marked: " << e.what() << "\n";
+  }
+  const std::string svg = nnx_ckpt::plot_svg(log, best, dir);
+  std::ofstream file(out, std::ios::trunc);
+  file << svg;
+  file.close();
+  if (!file) throw std::runtime_error("cannot write '" + out + "'");
+  std::cout << "wrote " << out << " (" << log.size() << " log entries)\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,12 +303,17 @@ int main(int argc, char** argv) {
   diff->add_option("STEP_A", step_a, "first step")->required();
   diff->add_option("STEP_B", step_b, "second step")->required();
 
+  std::string out;
+  auto* plot = app.add_subcommand("plot", "loss and accuracy curves from DIR/metrics.jsonl as SVG, marking saved, best and resumed steps");
+  plot->add_option("DIR", dir, "checkpoint directory")->required();
+  plot->add_option("-o,--output", out, "the SVG file to write")->required();
+
   // CLI11 reports an unknown subcommand as "A subcommand is required": name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
-    for (const auto* sub : {list, show, verify, digest, diff}) known = known || sub->get_name() == argv[1];
+    for (const auto* sub : {list, show, verify, digest, diff, plot}) known = known || sub->get_name() == argv[1];
     if (!known) {
-      std::cerr << "nnx-ckpt: unknown subcommand '" << argv[1] << "'; expected list, show, verify, digest or diff (see --help)\n";
+      std::cerr << "nnx-ckpt: unknown subcommand '" << argv[1] << "'; expected list, show, verify, digest, diff or plot (see --help)\n";
       return 2;
     }
   }
@@ -302,6 +329,7 @@ int main(int argc, char** argv) {
     if (verify->parsed()) return cmd_verify(dir, step, latest_intact);
     if (digest->parsed()) return cmd_digest(dir, step, item);
     if (diff->parsed()) return cmd_diff(dir, step_a, step_b);
+    if (plot->parsed()) return cmd_plot(dir, out);
   } catch (const std::exception& e) {
     std::cerr << "nnx-ckpt: " << e.what() << "\n";
     return 2;

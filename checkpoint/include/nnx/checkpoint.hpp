@@ -14,4 +14,5 @@
 #include "nnx/checkpoint/format.hpp"
 #include "nnx/checkpoint/items.hpp"
 #include "nnx/checkpoint/manager.hpp"
+#include "nnx/checkpoint/metrics_log.hpp"
 #include "nnx/checkpoint/resumable.hpp"
