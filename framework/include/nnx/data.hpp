@@ -46,7 +46,8 @@ Dataset make_dataset(Array features, Array labels);
 // Whether the first row (after skip_lines and blank lines) names the columns.
 //   detect:  a header if none of its cells is a number, data if all are (a number is what a data
 //            cell may be: what std::from_chars reads as a double, with an optional leading '+');
-//            a row with both is an error that says to choose present, absent or skip_lines.
+//            a row with both is an error that says to choose present, absent or skip_lines, and so
+//            is a row "0,1,2,...,n-1" (pandas' header for unnamed columns, or data?).
 //   present: always a header, even "0,1,2" (pandas writes such names); absent: the first row is data.
 // detect is the default so that a file without a header never loses its first row to it.
 enum class CsvHeader { detect, present, absent };

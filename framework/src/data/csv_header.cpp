@@ -21,6 +21,12 @@ bool is_header(const Row& first, const CsvOptions& options, const std::string& p
     std::size_t& first_of_kind = parse_number(first.cells[c], v) ? number : text;
     if (first_of_kind == n) first_of_kind = c;
   }
+  bool counts = n > 1;  // "0,1,2,...": pandas' header for unnamed columns, or data?
+  for (std::size_t c = 0; counts && c < n; ++c) counts = first.cells[c] == std::to_string(c);
+  if (counts)
+    throw Error(at(path, first) + ": cannot tell whether this row is a header or data (CsvOptions::header = detect): "
+                "its cells count 0, 1, 2, ... as pandas names unnamed columns. Pass header = CsvHeader::present if it "
+                "names the columns, header = CsvHeader::absent if it is data");
   if (text == n) return false;   // all numbers: data
   if (number == n) return true;  // no number: names
   throw Error(at(path, first) + ": cannot tell whether this row is a header or data (CsvOptions::header = detect): " +
