@@ -44,17 +44,17 @@ struct Dataset {
 Dataset make_dataset(Array features, Array labels);
 
 // Whether the first row (after skip_lines and blank lines) names the columns.
-//   detect:  a header if none of its cells is a number, data if all are (a number is what a data
-//            cell may be: what std::from_chars reads as a double, with an optional leading '+');
-//            a row with both is an error that says to choose present, absent or skip_lines, and so
-//            is a row "0,1,2,...,n-1" (pandas' header for unnamed columns, or data?).
+//   detect:  (auto; the default) a header if none of its cells is a number, data if all are (a
+//            number is what a data cell may be: what std::from_chars reads as a double, with an
+//            optional leading '+'); a row with both is an error that says to choose present, absent
+//            or skip_lines, and so is a row "0,1,2,...,n-1" (pandas' header for unnamed columns?).
 //   present: always a header, even "0,1,2" (pandas writes such names); absent: the first row is data.
-// detect is the default so that a file without a header never loses its first row to it.
+// detect is the default so that a file without a header never silently loses its first row to it.
 enum class CsvHeader { detect, present, absent };
 
 struct CsvOptions {
   CsvHeader header = CsvHeader::detect;
-  std::size_t skip_lines = 0;  // lines dropped before anything is read, e.g. 1 for sklearn's wine_data.csv
+  std::size_t skip_lines = 0;  // lines dropped first (blank ones count), e.g. 1 for sklearn's wine_data.csv
   // The label column, by name (needs a header) or by position (negative counts from the end: -1
   // is the last column); at most one of them. Neither: the column named "label".
   std::string label_column{};  // {}: designated initializers may leave it out without a -Wextra warning
