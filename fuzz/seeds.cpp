@@ -47,5 +47,7 @@ int main(int argc, char** argv) {
   // CSV.
   std::ofstream(out / "csv/iris.csv") << "a,b,label\n1.5,2,0\n-3e2,4.25,1\n";
   std::ofstream(out / "csv/bad.csv") << "a,label\n1,x\n";
+  std::ofstream(out / "csv/wine.csv") << "2,3,class_0,class_1\n14.2,.28,1065,0\n13,1.7,1050,1\n";  // sklearn: a count line
+  std::ofstream(out / "csv/digits.csv") << "0.0e+00,5.0e+00,1.0e+00\n1.6e+01,0.0e+00,2.0e+00\n";      // sklearn: no header
   return 0;
 }

@@ -2,11 +2,16 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 namespace nnx {
 
 namespace {
+double now_seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || std::isinf(seconds)) return "?";
   const auto s = static_cast<long long>(seconds + 0.5);
@@ -20,13 +25,13 @@ Progress::Progress(std::int64_t total_steps, ProgressOptions options)
     : total_(total_steps),
       options_(std::move(options)),
       tty_(options_.out && isatty(fileno(options_.out))),
-      start_(Clock::now()),
+      start_(now_seconds()),
       last_(start_) {}
 
 Progress::~Progress() { finish(); }
 
 std::string Progress::line(std::int64_t step, double loss) const {
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+  const double elapsed = now_seconds() - start_;
   const double done = static_cast<double>(step - (first_step_ < 0 ? step : first_step_ - 1));
   const double rate = elapsed > 0 ? done / elapsed : 0;
   const double eta = rate > 0 ? static_cast<double>(total_ - step) / rate : -1;
@@ -41,9 +46,9 @@ void Progress::update(std::int64_t step, double loss) {
   if (first_step_ < 0) first_step_ = step;
   last_step_ = step;
   last_loss_ = loss;
-  const auto now = Clock::now();
+  const double now = now_seconds();
   const double interval = options_.interval_seconds * (tty_ ? 1 : 10);
-  if (std::chrono::duration<double>(now - last_).count() < interval && step != total_) return;
+  if (now - last_ < interval && step != total_) return;
   last_ = now;
   const std::string text = line(step, loss);
   if (tty_)

@@ -2,17 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
+#include <string>
+
 #include <nnx/nnx.hpp>
 
-namespace {
-std::string write_csv(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / name;
-  std::ofstream(path) << text;
-  return path.string();
-}
-}  // namespace
+#include "fixtures.hpp"
 
 TEST_CASE("load_csv refuses integer labels that are fractional or out of range, naming the cell") {
   struct Case {
@@ -26,15 +20,14 @@ TEST_CASE("load_csv refuses integer labels that are fractional or out of range, 
       {"x,label\n1,-1\n", nnx::DType::uint32, "fits uint32"},
       {"x,label\n1,1e19\n", nnx::DType::int64, "fits int64"},
   };
+  framework_test::TempDir dir;
   for (const auto& c : cases) {
-    const std::string path = write_csv("nnx-csv-range.csv", c.text);
+    const std::string path = dir.write("range.csv", c.text);
     CHECK_THROWS_WITH_AS(nnx::load_csv(path, {.label_column = "label", .label_dtype = c.dtype}), doctest::Contains(c.expect),
                          nnx::Error);
-    std::filesystem::remove(path);
   }
-  const std::string ok = write_csv("nnx-csv-range-ok.csv", "x,label\n1,2147483647\n");
+  const std::string ok = dir.write("ok.csv", "x,label\n1,2147483647\n");
   CHECK(nnx::load_csv(ok, {.label_column = "label"}).labels.data<std::int32_t>()[0] == 2147483647);
-  std::filesystem::remove(ok);
 }
 
 TEST_CASE("astype and full saturate float values outside an integer range, NaN to 0") {

@@ -1,13 +1,10 @@
 // Synthetic datasets, Dataset helpers, load_csv (values and error messages) and DataLoader
 // (batches, epochs, its State, exact resume).
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
 #include <string>
@@ -26,26 +23,6 @@ using nnx::Dataset;
 using nnx::DType;
 
 template <class T> std::vector<T> values(const Array& a) { return std::vector<T>(a.data<T>(), a.data<T>() + a.numel()); }
-
-// A unique directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = std::filesystem::temp_directory_path() /
-           ("nnx_data_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::filesystem::path file = path / name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file.string();
-  }
-};
 
 // Row i: features {i, -i} (float32), label i (int32); every row identifiable.
 Dataset numbered(std::int64_t n) {

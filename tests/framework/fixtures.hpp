@@ -4,7 +4,13 @@
 //   CHECK(has(error_of([] { nnx::load_csv("missing.csv"); }), "missing.csv"));
 #pragma once
 
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <nnx/nnx.hpp>
@@ -22,6 +28,28 @@ template <class F> std::string error_of(F&& f) {
 }
 
 inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A unique directory under the system temp dir, removed with everything in it.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path() /
+           ("nnx_framework_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string write(const std::string& name, const std::string& text) const {
+    const std::filesystem::path file = path / name;
+    std::ofstream(file, std::ios::binary) << text;
+    return file.string();
+  }
+};
 
 // The paths of a State as strings, in its (sorted) order.
 inline std::vector<std::string> paths_of(const nnx::State& s) {

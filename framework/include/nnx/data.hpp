@@ -1,7 +1,9 @@
 // nnx/data.hpp — datasets and a resumable, deterministic mini-batch iterator.
 //
 //   nnx::Dataset train = nnx::datasets::two_spirals(2000, 0.1, nnx::key_from_seed(0));
-//   nnx::Dataset iris = nnx::load_csv("iris.csv", {.label_column = "species"});
+//   nnx::Dataset iris = nnx::load_csv("iris.csv", {.label_column = "species"});   // a header row
+//   nnx::Dataset digits = nnx::load_csv("digits.csv", {.label_index = -1});       // none: by position
+//   nnx::Dataset wine = nnx::load_csv("wine_data.csv", {.skip_lines = 1, .label_index = -1});
 //   nnx::DataLoader loader(train, 64, rngs);         // shuffles with a key drawn from rngs("data")
 //   nnx::Batch batch = loader.next();               // batch.x (64, features), batch.y (64)
 //   nnx::state(loader);                              // epoch, index, key: save it with the model
@@ -11,8 +13,11 @@
 // seen. Epoch e is shuffled by a Fisher-Yates permutation drawn from fold_in(key, e).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nnx/array.hpp"
@@ -38,14 +43,29 @@ struct Dataset {
 // Builds a Dataset, checking that features and labels have the same number of rows.
 Dataset make_dataset(Array features, Array labels);
 
+// Whether the first row (after skip_lines and blank lines) names the columns.
+//   detect:  (auto; the default) a header if none of its cells is a number, data if all are (a
+//            number is what a data cell may be: what std::from_chars reads as a double, with an
+//            optional leading '+'); a row with both is an error that says to choose present, absent
+//            or skip_lines, and so is a row "0,1,2,...,n-1" (pandas' header for unnamed columns?).
+//   present: always a header, even "0,1,2" (pandas writes such names); absent: the first row is data.
+// detect is the default so that a file without a header never silently loses its first row to it.
+enum class CsvHeader { detect, present, absent };
+
 struct CsvOptions {
-  std::string label_column = "label";
+  CsvHeader header = CsvHeader::detect;
+  std::size_t skip_lines = 0;  // lines dropped first (blank ones count), e.g. 1 for sklearn's wine_data.csv
+  // The label column, by name (needs a header) or by position (negative counts from the end: -1
+  // is the last column); at most one of them. Neither: the column named "label".
+  std::string label_column{};  // {}: designated initializers may leave it out without a -Wextra warning
+  std::optional<std::int64_t> label_index{};
   DType feature_dtype = DType::float32;
   DType label_dtype = DType::int32;  // int32 class indices, or float32 / float64 targets
   char delimiter = ',';
 };
-// A header row, then numeric rows; every column but the label column is a feature. A bad cell is
-// an error naming the file, line, column and the text found.
+// Numeric rows, after an optional header row; every column but the label column is a feature. Blank
+// lines are skipped, a UTF-8 byte-order mark is ignored. Column names must be unique and non-empty.
+// Every mistake is an error naming the file, line and column, what was expected and the text found.
 Dataset load_csv(const std::string& path, const CsvOptions& options = {});
 
 namespace datasets {

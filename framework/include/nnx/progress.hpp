@@ -8,7 +8,6 @@
 // (a log file, CI) it prints a plain line every `interval_seconds` instead.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -33,12 +32,12 @@ class Progress {
   std::string line(std::int64_t step, double loss) const;  // the text update() would print
 
  private:
-  using Clock = std::chrono::steady_clock;
   std::int64_t total_;
   ProgressOptions options_;
   bool tty_;
   bool finished_ = false;
-  Clock::time_point start_, last_;
+  double start_ = 0, last_ = 0;  // steady-clock seconds: no <chrono> here, it made every TU that
+                                 // includes nnx.hpp compile ~10% slower
   std::int64_t first_step_ = -1;
   std::int64_t last_step_ = 0;
   double last_loss_ = 0;
