@@ -4,6 +4,7 @@
 
 #include "guard.hpp"
 #include "io.hpp"
+#include "remedy.hpp"
 #include "metadata.hpp"
 #include "nnx/checkpoint/format.hpp"
 #include "nnx/checkpoint/manager.hpp"
@@ -85,11 +86,7 @@ State restore_into(const ArrayFileReader& reader, const State& target, const Res
   compare.dtypes = !options.cast_dtypes;
   std::vector<Difference> diffs = compare_structure(target, stored, compare);
   if (!diffs.empty())
-    throw StructureError(context + ": the checkpoint does not fit the target", std::move(diffs),
-                         "build the target from the model that was saved (eval_shape + split of the same "
-                         "configuration); to restore only some paths pass partial = true; to convert dtypes pass "
-                         "cast_dtypes = true; or restore without a target (restore_pure_dict), edit the dict and "
-                         "use State::replace_by_pure_dict");
+    throw StructureError(context + ": the checkpoint does not fit the target", diffs, restore_remedy(diffs));
   std::map<Path, const ArrayEntry*> entries;
   for (const auto& e : reader.index().entries) entries.emplace(e.path, &e);
   State out;
