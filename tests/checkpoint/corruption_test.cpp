@@ -158,6 +158,7 @@ TEST_CASE("a flipped byte anywhere in an array file is reported, never read as d
     }
   }
   CHECK(failures_seen == 3 * static_cast<int>(original.size()));  // every byte, the reserved ones included
+  MESSAGE("array file: ", original.size(), " bytes x 3 flips = ", failures_seen, " damaged files, every one refused");
 }
 
 TEST_CASE("a truncated array file is reported at every length") {
@@ -348,6 +349,7 @@ TEST_CASE("every byte of a step is covered: a flipped byte in _METADATA.json, a 
   ckpt::Composite target;
   target.add("model", hand_state().as_abstract()).add("note", ckpt::JsonItem());
   int flips = 0;
+  std::string report;
   for (const char* name : {"_METADATA.json", "note.json", "_COMMIT"}) {
     const std::string file = dir.file(std::string("1/") + name);
     const std::string original = read_bytes(file);
@@ -370,7 +372,9 @@ TEST_CASE("every byte of a step is covered: a flipped byte in _METADATA.json, a 
       flips += refused;
     }
     write_bytes(file, original);
+    report += std::string(report.empty() ? "" : ", ") + name + " " + std::to_string(original.size()) + " flips";
   }
+  MESSAGE(report, ": ", flips, " refused by restore and by verify");
   ckpt::CheckpointManager reader(dir.string(), {.read_only = true});
   CHECK(reader.verify(1).ok());  // restored bytes: sound again
   CHECK(flips > 500);

@@ -143,6 +143,15 @@ TEST_CASE("the recorded best policy: refused when ambiguous or unrecordable, lou
     std::ifstream in(dir.file("_ROOT_METADATA"));
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
+  // Every flipped byte of the record is refused (its last line seals it with XXH3).
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    CAPTURE(at);
+    std::string flipped = text;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
+    std::ofstream(dir.file("_ROOT_METADATA"), std::ios::trunc) << flipped;
+    ckpt::CheckpointManager flipped_reader(dir.string(), {.read_only = true});
+    CHECK_THROWS_AS((void)flipped_reader.best_step(), ckpt::CheckpointError);
+  }
   REQUIRE(text.find("max") != std::string::npos);
   text.replace(text.find("max"), 3, "min");
   std::ofstream(dir.file("_ROOT_METADATA"), std::ios::trunc) << text;
