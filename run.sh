@@ -70,7 +70,7 @@ TXT
     examples/resume_story.sh build/bin "${TMPDIR:-/tmp}/nnx-demo"
     ;;
   test)
-    build python3-pandas  # the metrics-log test reads metrics.jsonl with Debian's pandas
+    build python3-pandas python3-numpy  # pandas reads the metrics log; numpy, the Python reader
     ctest --test-dir build --output-on-failure -j"$JOBS"
     ;;
   build)
