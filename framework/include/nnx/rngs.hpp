@@ -33,7 +33,8 @@ class RngStream : public Module {
   RngStream() = default;
   RngStream(std::string tag, Key key);
 
-  // fold_in(key, count), then count += 1. Inside eval_shape (abstract state) returns a fixed key.
+  // fold_in(key, count), then count += 1. Inside eval_shape (or on abstract state) returns a fixed
+  // key and counts nothing, so a real Rngs used inside eval_shape is left as it was.
   Key next();
   Key current_key() const;             // the stream's fixed key
   std::uint32_t current_count() const;  // draws so far
