@@ -39,6 +39,7 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -120,6 +121,9 @@ class Module {
   virtual ModuleFactory factory() const = 0;
   // The type's name, as GraphDef shows it; the demangled C++ name unless overridden.
   virtual std::string type_name() const;
+  // sizeof the dynamic type (NNX_FIELDS writes it): where this object's by-value fields lie, so
+  // that a Variable inside it but missing from NNX_FIELDS can be noticed (FieldCheck below).
+  virtual std::size_t object_size() const { return sizeof(Module); }
 
   // Training mode of this module and of every module below it (Dropout, BatchNorm read it).
   void train() { set_training(true); }
@@ -138,6 +142,36 @@ std::string demangle(const std::type_info& type);  // the C++ name of a type
 std::string attribute_string(double value);  // shortest text that reads back exactly
 [[noreturn]] void bad_attribute(std::string_view text, const char* type);
 [[noreturn]] void wrong_shared_type(const PathKey& key, const Module& found, const std::type_info& field);
+
+struct GraphWalk;
+
+// Catches a field left out of NNX_FIELDS where it hurts: while a FieldCheck is alive on a thread
+// (value_and_grad, train_step, predict and evaluate make one), every op input that is the `value`
+// of a Variable lying inside the object of a module of the graph (a by-value field, at any depth)
+// must be one of the graph's Variables; otherwise the op throws an nnx::Error naming the module's
+// type, the Variable's kind and shape, the fields NNX_FIELDS lists, and the fix. Such a Variable
+// would be silently never trained, saved, restored, or carried by merge and clone.
+// Not seen: a Variable held through an unlisted std::vector / std::shared_ptr (it lives on the
+// heap, outside every module object), and a copy of a Variable's value taken before the op.
+class FieldCheck {
+ public:
+  explicit FieldCheck(const GraphWalk& walk);
+  ~FieldCheck();
+  FieldCheck(const FieldCheck&) = delete;
+  FieldCheck& operator=(const FieldCheck&) = delete;
+  // Ops call this for each input (tape.cpp, record); a Variable's value not in the graph throws.
+  void check(const Variable& owner, const char* op) const;
+
+ private:
+  struct Object {
+    const char* begin;
+    const char* end;
+    const Module* module;
+  };
+  std::vector<const Variable*> variables_;  // sorted
+  std::vector<Object> objects_;
+  const FieldCheck* previous_;
+};
 
 template <class T> struct is_shared_ptr : std::false_type {};
 template <class T> struct is_shared_ptr<std::shared_ptr<T>> : std::true_type {};
@@ -271,4 +305,5 @@ template <class T> void Visitor::fields(std::map<std::string, T>& entries) {
 #define NNX_MODULE_FACTORY()                                                                   \
   ::nnx::ModuleFactory factory() const override {                                              \
     return &::nnx::Access::make<std::remove_cvref_t<decltype(*this)>>;                         \
-  }
+  }                                                                                            \
+  std::size_t object_size() const override { return sizeof(std::remove_cvref_t<decltype(*this)>); }

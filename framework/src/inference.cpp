@@ -1,0 +1,23 @@
+#include "nnx/inference.hpp"
+
+#include "autodiff/tape.hpp"
+#include "graph_walk.hpp"
+
+namespace nnx::detail {
+
+InferenceScope::InferenceScope(Module& root) : InferenceScope(walk_graph(root, false)) {}
+
+InferenceScope::InferenceScope(const GraphWalk& walk) : paused_tape_(Tape::pause()), fields_(walk) {
+  modes_.reserve(walk.modules.size());
+  for (Module* m : walk.modules) {
+    modes_.emplace_back(m, m->is_training());
+    GraphAccess::set_training(*m, false);
+  }
+}
+
+InferenceScope::~InferenceScope() {
+  for (auto& [m, training] : modes_) GraphAccess::set_training(*m, training);
+  Tape::resume(static_cast<Tape*>(paused_tape_));
+}
+
+}  // namespace nnx::detail
