@@ -1,5 +1,6 @@
 // FieldCheck (module.hpp): a Variable inside a module's object that NNX_FIELDS does not reach.
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 
 #include "autodiff/tape.hpp"
@@ -47,7 +48,7 @@ FieldCheck::FieldCheck(const GraphWalk& walk) : previous_(exchange_field_check(t
   std::sort(variables_.begin(), variables_.end(), std::less<const Variable*>());
   objects_.reserve(walk.modules.size());
   for (const Module* m : walk.modules) {
-    const char* begin = reinterpret_cast<const char*>(dynamic_cast<const void*>(m));  // the complete object
+    const auto begin = reinterpret_cast<std::uintptr_t>(dynamic_cast<const void*>(m));  // the complete object
     objects_.push_back({begin, begin + m->object_size(), m});
   }
 }
@@ -55,7 +56,7 @@ FieldCheck::FieldCheck(const GraphWalk& walk) : previous_(exchange_field_check(t
 FieldCheck::~FieldCheck() { exchange_field_check(previous_); }
 
 void FieldCheck::check(const Variable& owner, const char* op) const {
-  const auto* at = reinterpret_cast<const char*>(&owner);
+  const auto at = reinterpret_cast<std::uintptr_t>(&owner);  // addresses as integers: comparable across objects
   const Object* inside = nullptr;  // the innermost module object holding the Variable
   for (const Object& o : objects_)
     if (at >= o.begin && at < o.end && (!inside || o.end - o.begin < inside->end - inside->begin)) inside = &o;

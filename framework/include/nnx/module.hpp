@@ -30,7 +30,8 @@
 // containers sized, optionals engaged, shared children created once and linked. So a Module needs
 // a default constructor (private is fine with `friend nnx::Access;`), and **a field that is not
 // listed in NNX_FIELDS is not carried**: after merge it holds whatever the default constructor put
-// there. Keep everything a module needs to run in declared fields.
+// there. Keep everything a module needs to run in declared fields. A Variable that is left out yet
+// used is caught at the first value_and_grad / train_step / predict / evaluate (FieldCheck below).
 //
 // Copying: the C++ copy of a Module copies its Variables (values copy-on-write, see array.hpp) and
 // its by-value children, but a std::shared_ptr child stays shared with the original. nnx::clone
@@ -163,9 +164,8 @@ class FieldCheck {
   void check(const Variable& owner, const char* op) const;
 
  private:
-  struct Object {
-    const char* begin;
-    const char* end;
+  struct Object {  // the bytes of one module object of the graph
+    std::uintptr_t begin, end;
     const Module* module;
   };
   std::vector<const Variable*> variables_;  // sorted

@@ -16,7 +16,7 @@
 //
 // Components, one header each: array (Array, DType, copy-on-write rules), variable (kinds),
 // rngs (Threefry streams), init (initializers), module (NNX_FIELDS), filter, state, pure_dict,
-// graph (split/merge/state/update/graphdef/clone/eval_shape), ops, nn/* (layers), error.
+// graph (split/merge/state/update/graphdef/clone/eval_shape), inference (predict), ops, nn/* (layers), error.
 // No public header includes Eigen, OpenMP, cereal or CLI11: they stay inside the libraries.
 #pragma once
 
