@@ -7,7 +7,7 @@ namespace nnx::detail {
 
 InferenceScope::InferenceScope(Module& root) : InferenceScope(walk_graph(root, false)) {}
 
-InferenceScope::InferenceScope(const GraphWalk& walk) : paused_tape_(Tape::pause()), fields_(walk) {
+InferenceScope::InferenceScope(const GraphWalk& walk) : fields_(walk), paused_tape_(Tape::pause()) {
   modes_.reserve(walk.modules.size());
   for (Module* m : walk.modules) {
     modes_.emplace_back(m, m->is_training());

@@ -87,6 +87,10 @@ TEST_CASE("Standardize's statistics survive split/merge and a restore into an un
   nnx::Sequential restored = nnx::merge(graphdef, params, stats);
   CHECK(nnx::array_equal(restored(x), net(x)));
 
+  // A restore target from eval_shape has exactly the saved statistics' structure (kinds, shapes).
+  auto abstract = nnx::eval_shape([] { return nnx::Standardize(3); });
+  CHECK(nnx::compare_structure(nnx::state(abstract), stats.subtree(nnx::Path{"layers", 0})).empty());
+
   // Restored into a fresh, unfitted layer: it is fitted now.
   nnx::Standardize fresh(3);
   nnx::update(fresh, stats.subtree(nnx::Path{"layers", 0}));

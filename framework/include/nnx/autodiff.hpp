@@ -63,7 +63,7 @@ class GradScope {
   void print_tape(std::ostream& os) const;  // leaves labelled with their variables' paths
 
  private:
-  GradScope(Module& module, const Filter& wrt, const GraphWalk& walk);
+  GradScope(const Filter& wrt, const GraphWalk& walk);
   FieldCheck fields_;
   std::vector<std::pair<Path, Variable*>> variables_;
   std::vector<std::int32_t> nodes_;

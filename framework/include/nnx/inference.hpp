@@ -30,9 +30,9 @@ class InferenceScope {
 
  private:
   explicit InferenceScope(const GraphWalk& walk);
+  FieldCheck fields_;
   std::vector<std::pair<Module*, bool>> modes_;
   void* paused_tape_;
-  FieldCheck fields_;
 };
 }  // namespace detail
 

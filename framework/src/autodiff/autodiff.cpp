@@ -17,9 +17,9 @@ Tape& thread_tape() {
 thread_local const GradScope* g_scope = nullptr;
 }  // namespace
 
-GradScope::GradScope(Module& module, const Filter& wrt) : GradScope(module, wrt, walk_graph(module, false)) {}
+GradScope::GradScope(Module& module, const Filter& wrt) : GradScope(wrt, walk_graph(module, false)) {}
 
-GradScope::GradScope(Module&, const Filter& wrt, const GraphWalk& walk) : fields_(walk) {
+GradScope::GradScope(const Filter& wrt, const GraphWalk& walk) : fields_(walk) {
   std::vector<Difference> integer;
   for (auto& [path, var] : walk.variables) {
     if (!wrt(path, *var)) continue;

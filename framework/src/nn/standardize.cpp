@@ -29,7 +29,7 @@ void Standardize::fit(const Array& features) {
                 ") of float32 or float64, got " + features.shape_dtype().str());
   const DType dtype = mean.value.dtype();
   const std::int64_t n = features.dim(0), f = num_features;
-  if (features.is_abstract()) {  // inside eval_shape: the shapes are all there is
+  if (features.is_abstract() || AbstractScope::active()) {  // inside eval_shape: the shapes are all there is
     mean.value = Array::abstract({f}, dtype);
     stddev.value = Array::abstract({f}, dtype);
     count.value = Array::abstract({}, DType::int64);
