@@ -42,7 +42,8 @@ std::string listed_fields(const Module& m) {
 }
 }  // namespace
 
-FieldCheck::FieldCheck(const GraphWalk& walk) : previous_(exchange_field_check(this)) {
+FieldCheck::FieldCheck(const GraphWalk& walk, const char* caller)
+    : caller_(caller), previous_(exchange_field_check(this)) {
   variables_.reserve(walk.variables.size());
   for (const auto& [path, var] : walk.variables) variables_.push_back(var);
   std::sort(variables_.begin(), variables_.end(), std::less<const Variable*>());
@@ -63,10 +64,10 @@ void FieldCheck::check(const Variable& owner, const char* op) const {
   if (!inside || std::binary_search(variables_.begin(), variables_.end(), &owner, std::less<const Variable*>()))
     return;  // another object's Variable (a frozen target network, say), or one of the graph's
   const std::string type = inside->module->type_name();
-  throw Error("a " + owner.kind().name() + " " + owner.value.shape_dtype().str() + " inside a " + type +
+  throw Error(std::string(caller_) + ": a " + owner.kind().name() + " " + owner.value.shape_dtype().str() + " inside a " + type +
               " object (at byte " + std::to_string(at - inside->begin) + " of " +
               std::to_string(inside->end - inside->begin) + ") is an input of '" + op +
-              "', but it is not in the module's State: the "
+              "', but it is not in " + type + "'s State: the "
               "field holding it is not listed in NNX_FIELDS, so it is never trained, saved, restored, or carried by "
               "merge and clone. " + type + "'s NNX_FIELDS lists: " + listed_fields(*inside->module) +
               ". Add the missing field (the Variable, or the layer that holds it) to NNX_FIELDS(...) in " + type);

@@ -5,9 +5,10 @@
 
 namespace nnx::detail {
 
-InferenceScope::InferenceScope(Module& root) : InferenceScope(walk_graph(root, false)) {}
+InferenceScope::InferenceScope(Module& root, const char* caller) : InferenceScope(walk_graph(root, false), caller) {}
 
-InferenceScope::InferenceScope(const GraphWalk& walk) : fields_(walk), paused_tape_(Tape::pause()) {
+InferenceScope::InferenceScope(const GraphWalk& walk, const char* caller)
+    : fields_(walk, caller), paused_tape_(Tape::pause()) {
   modes_.reserve(walk.modules.size());
   for (Module* m : walk.modules) {
     modes_.emplace_back(m, m->is_training());

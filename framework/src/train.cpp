@@ -7,7 +7,7 @@ namespace nnx::detail {
 Evaluation evaluate_batches(Module& model, const std::function<Array(const Array&)>& forward, const Dataset& data,
                             const std::function<Array(const Array&, const Array&)>& loss, std::int64_t batch_size) {
   if (batch_size <= 0) throw Error("evaluate: batch_size must be > 0");
-  InferenceScope scope(model);  // evaluation mode, no tape; each module's mode restored after
+  InferenceScope scope(model, "evaluate");  // evaluation mode, no tape; each module's mode restored after
   MeanMetric mean_loss, mean_accuracy;
   const bool classes = data.labels.dtype() == DType::int32 || data.labels.dtype() == DType::int64;
   for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {

@@ -23,13 +23,13 @@ namespace detail {
 // its lifetime; the destructor restores each module's mode and the tape.
 class InferenceScope {
  public:
-  explicit InferenceScope(Module& root);
+  InferenceScope(Module& root, const char* caller);  // caller: "predict", "evaluate" (for errors)
   ~InferenceScope();
   InferenceScope(const InferenceScope&) = delete;
   InferenceScope& operator=(const InferenceScope&) = delete;
 
  private:
-  explicit InferenceScope(const GraphWalk& walk);
+  InferenceScope(const GraphWalk& walk, const char* caller);
   FieldCheck fields_;
   std::vector<std::pair<Module*, bool>> modes_;
   void* paused_tape_;
@@ -39,7 +39,7 @@ class InferenceScope {
 // model(args...) in evaluation mode, without a tape; every module's mode is restored after.
 template <class M, class... A> auto predict(M& model, A&&... args) {
   static_assert(std::derived_from<M, Module>, "nnx::predict runs a Module");
-  detail::InferenceScope scope(model);
+  detail::InferenceScope scope(model, "predict");
   return model(std::forward<A>(args)...);
 }
 

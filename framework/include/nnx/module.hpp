@@ -156,7 +156,8 @@ struct GraphWalk;
 // heap, outside every module object), and a copy of a Variable's value taken before the op.
 class FieldCheck {
  public:
-  explicit FieldCheck(const GraphWalk& walk);
+  // `caller` starts the message: "value_and_grad", "predict", ...
+  FieldCheck(const GraphWalk& walk, const char* caller);
   ~FieldCheck();
   FieldCheck(const FieldCheck&) = delete;
   FieldCheck& operator=(const FieldCheck&) = delete;
@@ -170,6 +171,7 @@ class FieldCheck {
   };
   std::vector<const Variable*> variables_;  // sorted
   std::vector<Object> objects_;
+  const char* caller_;
   const FieldCheck* previous_;
 };
 

@@ -19,7 +19,7 @@ thread_local const GradScope* g_scope = nullptr;
 
 GradScope::GradScope(Module& module, const Filter& wrt) : GradScope(wrt, walk_graph(module, false)) {}
 
-GradScope::GradScope(const Filter& wrt, const GraphWalk& walk) : fields_(walk) {
+GradScope::GradScope(const Filter& wrt, const GraphWalk& walk) : fields_(walk, "value_and_grad") {
   std::vector<Difference> integer;
   for (auto& [path, var] : walk.variables) {
     if (!wrt(path, *var)) continue;
