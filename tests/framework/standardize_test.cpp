@@ -105,3 +105,11 @@ TEST_CASE("Standardize's statistics survive split/merge and a restore into an un
   CHECK(nnx::state_equal(nnx::state(net, nnx::FeatureStat{}), stats));
   CHECK_FALSE(nnx::state_equal(nnx::state(net, nnx::Param{}), params));
 }
+
+TEST_CASE("Standardize: a feature with a stddev too small for float32 is divided by 1, never by 0") {
+  nnx::Standardize scaler(2);  // float32 statistics
+  scaler.fit(Array::from_values<double>({2, 2}, {1e-45, 1.0, 3e-45, 2.0}));  // stddev 1e-45: 0 in float32
+  CHECK(values(scaler.stddev.value)[0] == 1.0);
+  CHECK(values(scaler.stddev.value)[1] == 0.5);
+  for (double v : values(scaler(Array::from_values<float>({1, 2}, {0.f, 1.5f})))) CHECK(std::isfinite(v));
+}

@@ -1,6 +1,7 @@
 #include "nnx/nn/standardize.hpp"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "nnx/error.hpp"
@@ -54,9 +55,11 @@ void Standardize::fit(const Array& features) {
       const double d = v[r * f + c] - mu[static_cast<std::size_t>(c)];
       squares[static_cast<std::size_t>(c)] += d * d;
     }
+  // The smallest stddev the layer's dtype holds as a normal number: below it, dividing overflows.
+  const double smallest = dtype == DType::float32 ? std::numeric_limits<float>::min() : std::numeric_limits<double>::min();
   for (std::size_t c = 0; c < sd.size(); ++c) {
     const double s = std::sqrt(squares[c] / static_cast<double>(n));  // IEEE sqrt: correctly rounded
-    sd[c] = (s == 0 || s <= 1e-12 * largest[c]) ? 1.0 : s;           // a constant feature: divide by 1
+    sd[c] = (s < smallest || s <= 1e-12 * largest[c]) ? 1.0 : s;      // a constant feature: divide by 1
   }
   mean.value = Array::from_values<double>({f}, mu).astype(dtype);
   stddev.value = Array::from_values<double>({f}, sd).astype(dtype);

@@ -13,8 +13,8 @@
 // fit computes in float64, summing rows in order (bitwise reproducible), the population standard
 // deviation sqrt(sum (x - mean)^2 / n), and stores the statistics in the layer's dtype. A feature
 // that is constant in the data (stddev 0, or below 1e-12 times its largest magnitude: the
-// rounding noise of a constant float64 column) is divided by 1: it becomes x - mean, 0 on the
-// training data, instead of inf or NaN.
+// rounding noise of a constant float64 column, or too small to be a normal number of the layer's
+// dtype) is divided by 1: it becomes x - mean, 0 on the training data, instead of inf or NaN.
 #pragma once
 
 #include <string>
