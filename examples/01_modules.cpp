@@ -24,6 +24,16 @@ struct ResidualBlock : nnx::Module {
   NNX_FIELDS(inner, outer, drop, width)
 };
 
+// The mistake NNX_FIELDS invites: `outer` is used but not listed, so it would never be trained,
+// saved or restored. nnx refuses it at the first train_step (or value_and_grad, predict, evaluate).
+struct ForgetfulBlock : nnx::Module {
+  nnx::Linear inner, outer;
+  ForgetfulBlock() = default;
+  explicit ForgetfulBlock(nnx::Rngs& rngs) : inner(8, 8, rngs), outer(8, 2, rngs) {}
+  nnx::Array operator()(const nnx::Array& x) { return outer(nnx::relu(inner(x))); }
+  NNX_FIELDS(inner)  // should be NNX_FIELDS(inner, outer)
+};
+
 int main() {
   lesson::section("Rngs: named streams, each a key and a counter");
   nnx::Rngs rngs({{"params", 0}, {"dropout", 1}});
@@ -61,6 +71,36 @@ int main() {
   lesson::claim(nnx::array_equal(block(x), block(x)), "in eval mode the block is deterministic");
   block.train();
   lesson::claim(!nnx::array_equal(block(x), block(x)), "in train mode each call draws a new dropout mask");
+
+  lesson::section("A field left out of NNX_FIELDS is an error, not a silently untrained layer");
+  nnx::Rngs rngs3(3);
+  ForgetfulBlock forgetful(rngs3);
+  nnx::Optimizer sgd(forgetful, nnx::optim::sgd(0.1));
+  try {
+    nnx::train_step(forgetful, sgd, [&](ForgetfulBlock& m) { return nnx::mean(m(x)); });
+    lesson::claim(false, "train_step refuses a model whose NNX_FIELDS misses a layer it uses");
+  } catch (const nnx::Error& e) {
+    std::cout << "  error: " << e.what() << "\n";
+    lesson::claim(std::string(e.what()).find("NNX_FIELDS lists: inner") != std::string::npos,
+                  "the error names the module, the Variable's kind and shape, and what NNX_FIELDS lists");
+  }
+
+  lesson::section("Predicting: nnx::predict, not model(x)");
+  // After training a model is in training mode: calling it draws dropout masks and, worse, moves
+  // BatchNorm's running statistics. nnx::predict runs it in evaluation mode, records no gradient
+  // tape, and puts every module's mode back. (A temporary Rngs is fine where a layer only draws
+  // its initial values from it.)
+  nnx::models::MLP net({.in = 8, .hidden = {16}, .out = 2, .dropout = 0.5, .batch_norm = true}, nnx::Rngs(5));
+  const nnx::State before = nnx::state(net);
+  nnx::Array y = nnx::predict(net, x);
+  lesson::claim(nnx::state_equal(nnx::state(net), before) && net.is_training(),
+                "predict changed no running statistic, drew no mask, and left the model in training mode");
+  (void)net(x);
+  lesson::claim(!nnx::state_equal(nnx::state(net), before), "model(x) in training mode moved BatchNorm's statistics");
+  nnx::models::MLP frozen = nnx::clone(net);
+  frozen.eval();
+  lesson::claim(nnx::array_equal(nnx::predict(net, x), frozen(x)), "predict(model, x) is model(x) in evaluation mode");
+  std::cout << "  predict(net, x) = " << y << "\n";
 
   lesson::section("Same seed, same parameters, on any machine");
   nnx::Rngs again({{"params", 0}, {"dropout", 1}});

@@ -49,8 +49,10 @@ Key RngStream::current_key() const {
 std::uint32_t RngStream::current_count() const { return count.value.item<std::uint32_t>(); }
 
 Key RngStream::next() {
-  // Inside eval_shape nothing is random: the arrays are abstract and the key is never used.
-  if (key.value.is_abstract() || count.value.is_abstract()) return Key{};
+  // Inside eval_shape nothing is random: the arrays it makes are abstract, so the key is never
+  // used. A real stream (say, an Rngs the constructor captured) is not advanced either: eval_shape
+  // leaves everything outside it as it was.
+  if (key.value.is_abstract() || count.value.is_abstract() || AbstractScope::active()) return Key{};
   if (key.value.shape() != Shape{2} || count.value.numel() != 1)
     throw Error("RNG stream '" + tag() + "': expected key uint32[2] and count uint32[], got key " +
                 key.value.shape_dtype().str() + " and count " + count.value.shape_dtype().str());

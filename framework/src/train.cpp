@@ -7,13 +7,7 @@ namespace nnx::detail {
 Evaluation evaluate_batches(Module& model, const std::function<Array(const Array&)>& forward, const Dataset& data,
                             const std::function<Array(const Array&, const Array&)>& loss, std::int64_t batch_size) {
   if (batch_size <= 0) throw Error("evaluate: batch_size must be > 0");
-  const bool was_training = model.is_training();
-  model.eval();
-  struct Restore {
-    Module& m;
-    bool training;
-    ~Restore() { m.set_training(training); }
-  } restore{model, was_training};
+  InferenceScope scope(model, "evaluate");  // evaluation mode, no tape; each module's mode restored after
   MeanMetric mean_loss, mean_accuracy;
   const bool classes = data.labels.dtype() == DType::int32 || data.labels.dtype() == DType::int64;
   for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {

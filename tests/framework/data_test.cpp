@@ -243,8 +243,34 @@ TEST_CASE("DataLoader: drop_last skips the short batch, no shuffle gives rows in
     for (std::int32_t y : rows_of(ordered.next())) rows.push_back(y);
   CHECK(rows == std::vector<std::int32_t>{0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6});
 
-  CHECK_THROWS_WITH_AS(nnx::DataLoader(numbered(5), 6, rngs), doctest::Contains("batch_size must be in [1, 5]"), nnx::Error);
-  CHECK_THROWS_WITH_AS(nnx::DataLoader(numbered(5), 0, rngs), doctest::Contains("got 0"), nnx::Error);
+}
+
+TEST_CASE("DataLoader: a batch_size the dataset cannot serve is refused with the fix that applies") {
+  nnx::Rngs rngs(1);
+  struct Case {
+    std::int64_t batch_size;
+    bool drop_last;
+    std::vector<std::string> message;  // empty: accepted
+  };
+  const Case cases[] = {
+      {6, true, {"batch_size 6 is larger than the dataset (5 rows)", "drop_last = true", "batch_size in [1, 5]",
+                 "DataLoaderOptions{.drop_last = false}"}},
+      {0, true, {"batch_size must be >= 1, got 0"}},
+      {-3, false, {"batch_size must be >= 1, got -3"}},
+      {6, false, {}},  // the fix the first message offers works: one short batch per epoch
+      {5, true, {}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.batch_size);
+    CAPTURE(c.drop_last);
+    const std::string error = error_of([&] { nnx::DataLoader(numbered(5), c.batch_size, rngs, {.drop_last = c.drop_last}); });
+    if (c.message.empty()) {
+      CHECK(error == "<no exception>");
+      nnx::DataLoader loader(numbered(5), c.batch_size, rngs, {.drop_last = c.drop_last});
+      CHECK(loader.next().y.dim(0) == 5);
+    }
+    for (const std::string& part : c.message) CHECK(has(error, part));
+  }
 }
 
 TEST_CASE("DataLoader: a batch the caller holds is not overwritten by the next one") {

@@ -234,6 +234,27 @@ TEST_CASE("eval_shape + split + merge is the restore cycle: abstract target, con
   CHECK(nnx::state_equal(nnx::state(model), saved));
 }
 
+TEST_CASE("eval_shape leaves everything outside it as it was: a captured Rngs, a real model's BatchNorm and dropout") {
+  const nnx::models::MLPConfig config{.in = 4, .hidden = {8}, .out = 2, .dropout = 0.1, .batch_norm = true};
+  nnx::Rngs rngs({{"params", 0}, {"dropout", 1}});
+  auto abstract = nnx::eval_shape([&] { return nnx::models::MLP(config, rngs); });  // captures the real Rngs
+  CHECK(nnx::state(abstract).has_abstract());
+  CHECK(rngs.stream("params").current_count() == 0);
+  CHECK(rngs.stream("dropout").current_count() == 0);
+  nnx::models::MLP after(config, rngs);
+  nnx::Rngs fresh({{"params", 0}, {"dropout", 1}});
+  nnx::models::MLP without(config, fresh);
+  CHECK(nnx::state_equal(nnx::state(after), nnx::state(without)));  // bitwise
+  CHECK(nnx::state_equal(nnx::state(rngs), nnx::state(fresh)));
+
+  // A real model run inside eval_shape: its running statistics and dropout stream do not move.
+  const nnx::State before = nnx::state(after);
+  auto out = nnx::eval_shape([&] { return after(batch()); });
+  CHECK(out.is_abstract());
+  CHECK(nnx::state_equal(nnx::state(after), before));
+  CHECK_FALSE(nnx::state(after).has_abstract());
+}
+
 namespace {
 struct Base : nnx::Module {
   nnx::Param w{Array::zeros({2}, DType::float32)};

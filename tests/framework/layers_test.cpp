@@ -234,3 +234,35 @@ TEST_CASE("Sequential of Linear / ActivationLayer / Linear: integer-keyed paths 
   CHECK(drop.rngs.current_count() == 1);
   CHECK(nnx::state(with_drop).contains(nnx::Path{"layers", 1, "rngs", "key"}));
 }
+
+TEST_CASE("layers and the DataLoader accept a temporary Rngs and equal those built from a named one") {
+  struct Case {
+    const char* name;
+    nnx::State (*from_temporary)();
+    nnx::State (*from_named)(nnx::Rngs&);
+  };
+  const Case cases[] = {
+      {"Linear", [] { return nnx::state(nnx::Linear(3, 2, nnx::Rngs(7))); },
+       [](nnx::Rngs& r) { return nnx::state(nnx::Linear(3, 2, r)); }},
+      {"BatchNorm", [] { return nnx::state(nnx::BatchNorm(3, nnx::Rngs(7), {.momentum = 0.5})); },
+       [](nnx::Rngs& r) { return nnx::state(nnx::BatchNorm(3, r, {.momentum = 0.5})); }},
+      {"Dropout", [] { return nnx::state(nnx::Dropout(0.2, nnx::Rngs(7))); },
+       [](nnx::Rngs& r) { return nnx::state(nnx::Dropout(0.2, r)); }},
+      {"DataLoader",
+       [] {
+         return nnx::state(nnx::DataLoader(
+             nnx::make_dataset(Array::zeros({6, 2}, DType::float32), Array::zeros({6}, DType::int32)), 2, nnx::Rngs(7)));
+       },
+       [](nnx::Rngs& r) {
+         return nnx::state(
+             nnx::DataLoader(nnx::make_dataset(Array::zeros({6, 2}, DType::float32), Array::zeros({6}, DType::int32)), 2, r));
+       }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    nnx::Rngs named(7);
+    const nnx::State expected = c.from_named(named);
+    CHECK(nnx::state_equal(c.from_temporary(), expected));
+    CHECK_FALSE(expected.empty());
+  }
+}

@@ -185,3 +185,11 @@ TEST_CASE("bad MLP configurations are refused with the offending values") {
   CHECK_THROWS_WITH_AS(MLP({.in = 3, .hidden = {4}, .out = 1, .dropout = 1.5}, rngs), doctest::Contains("[0, 1)"),
                        nnx::Error);
 }
+
+TEST_CASE("MLP(config, nnx::Rngs(seed)) takes a temporary Rngs and equals an MLP built from a named one") {
+  const MLPConfig config{.in = 3, .hidden = {5}, .out = 2, .dropout = 0.1, .batch_norm = true};
+  MLP from_temporary(config, nnx::Rngs(3));
+  nnx::Rngs named(3);
+  MLP from_named(config, named);
+  CHECK(nnx::state_equal(nnx::state(from_temporary), nnx::state(from_named)));
+}

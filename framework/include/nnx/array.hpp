@@ -35,9 +35,26 @@
 
 namespace nnx {
 
+class Variable;
+
 namespace detail {
 struct TapeAccess;
-}
+
+// The Variable whose `value` an Array object is: a property of the object, not of its contents.
+// A copy of the Array belongs to nobody; assigning to the Array keeps it its Variable's. Ops read
+// it to notice a Variable that is missing from its module's State (module.hpp, FieldCheck).
+class OwnerMark {
+ public:
+  OwnerMark() = default;
+  OwnerMark(const OwnerMark&) noexcept {}
+  OwnerMark& operator=(const OwnerMark&) noexcept { return *this; }
+  const Variable* get() const { return owner_; }
+  void set(const Variable* owner) { owner_ = owner; }
+
+ private:
+  const Variable* owner_ = nullptr;
+};
+}  // namespace detail
 
 // Element types. The numeric values are stable: later components write them to disk.
 enum class DType : std::uint8_t { float32 = 0, float64 = 1, int32 = 2, int64 = 3, uint32 = 4 };
@@ -158,9 +175,12 @@ class Array {
   // Autodiff: the node of the active gradient tape that computed this value, or -1 when it is not
   // being differentiated (see autodiff.hpp). Copies carry the node along.
   std::int32_t grad_node() const;
+  // The Variable this Array object is the `value` of, or null (copies are nobody's value).
+  const Variable* owner() const { return owner_.get(); }
 
  private:
   friend struct detail::TapeAccess;
+  friend class Variable;
   // The buffer and its reference count, in one allocation (header, then the 64-byte aligned data).
   struct Storage {
     std::atomic<std::int64_t> refs;
@@ -204,6 +224,7 @@ class Array {
   DType dtype_ = DType::float32;
   std::int32_t node_ = -1;   // tape node, valid only while tape_ is the active tape
   std::uint32_t tape_ = 0;
+  detail::OwnerMark owner_;  // not copied: see OwnerMark
 };
 
 // Bitwise equality of dtype, shape and contents. Abstract arrays are equal when dtype and shape are.

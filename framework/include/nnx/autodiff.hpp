@@ -51,6 +51,8 @@ template <class Aux> struct ValueAndGradAux {
 namespace detail {
 // The non-template part: marks the selected variables as tape leaves on construction; finish()
 // runs the backward pass and collects the gradients. Leaves the module untracked in any case.
+// While it lives, a Variable of the module's object that is not in its State and takes part in
+// the loss is an error (FieldCheck, module.hpp): a field missing from NNX_FIELDS.
 class GradScope {
  public:
   GradScope(Module& module, const Filter& wrt);
@@ -61,6 +63,8 @@ class GradScope {
   void print_tape(std::ostream& os) const;  // leaves labelled with their variables' paths
 
  private:
+  GradScope(const Filter& wrt, const GraphWalk& walk);
+  FieldCheck fields_;
   std::vector<std::pair<Path, Variable*>> variables_;
   std::vector<std::int32_t> nodes_;
   bool finished_ = false;

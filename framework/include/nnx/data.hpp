@@ -92,6 +92,8 @@ struct DataLoaderOptions {
 class DataLoader : public Module {
  public:
   DataLoader(Dataset data, std::int64_t batch_size, Rngs& rngs, DataLoaderOptions options = {});
+  DataLoader(Dataset data, std::int64_t batch_size, Rngs&& rngs, DataLoaderOptions options = {})
+      : DataLoader(std::move(data), batch_size, rngs, std::move(options)) {}
 
   Batch next();                        // the next batch; starts a new epoch when one is exhausted
   std::int64_t epoch() const;          // the current epoch, from 0 (a new one starts on demand)

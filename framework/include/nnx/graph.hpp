@@ -163,7 +163,9 @@ template <class M> M clone(const M& module) {
 }
 
 // Runs `constructor` so that every Array it creates is abstract: the module it returns has the
-// structure, shapes and dtypes of the real one and holds no parameter memory.
+// structure, shapes and dtypes of the real one and holds no parameter memory. Nothing outside is
+// changed: draws from an Rngs the constructor captures return a fixed key and do not advance its
+// counters, so a model built afterwards from that Rngs is the one it would have been.
 template <class F> auto eval_shape(F&& constructor) {
   AbstractScope scope;
   return std::forward<F>(constructor)();

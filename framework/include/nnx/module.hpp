@@ -30,7 +30,8 @@
 // containers sized, optionals engaged, shared children created once and linked. So a Module needs
 // a default constructor (private is fine with `friend nnx::Access;`), and **a field that is not
 // listed in NNX_FIELDS is not carried**: after merge it holds whatever the default constructor put
-// there. Keep everything a module needs to run in declared fields.
+// there. Keep everything a module needs to run in declared fields. A Variable that is left out yet
+// used is caught at the first value_and_grad / train_step / predict / evaluate (FieldCheck below).
 //
 // Copying: the C++ copy of a Module copies its Variables (values copy-on-write, see array.hpp) and
 // its by-value children, but a std::shared_ptr child stays shared with the original. nnx::clone
@@ -39,6 +40,7 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -120,6 +122,9 @@ class Module {
   virtual ModuleFactory factory() const = 0;
   // The type's name, as GraphDef shows it; the demangled C++ name unless overridden.
   virtual std::string type_name() const;
+  // sizeof the dynamic type (NNX_FIELDS writes it): where this object's by-value fields lie, so
+  // that a Variable inside it but missing from NNX_FIELDS can be noticed (FieldCheck below).
+  virtual std::size_t object_size() const { return sizeof(Module); }
 
   // Training mode of this module and of every module below it (Dropout, BatchNorm read it).
   void train() { set_training(true); }
@@ -138,6 +143,37 @@ std::string demangle(const std::type_info& type);  // the C++ name of a type
 std::string attribute_string(double value);  // shortest text that reads back exactly
 [[noreturn]] void bad_attribute(std::string_view text, const char* type);
 [[noreturn]] void wrong_shared_type(const PathKey& key, const Module& found, const std::type_info& field);
+
+struct GraphWalk;
+
+// Catches a field left out of NNX_FIELDS where it hurts: while a FieldCheck is alive on a thread
+// (value_and_grad, train_step, predict and evaluate make one), every op input that is the `value`
+// of a Variable lying inside the object of a module of the graph (a by-value field, at any depth)
+// must be one of the graph's Variables; otherwise the op throws an nnx::Error naming the module's
+// type, the Variable's kind and shape, the fields NNX_FIELDS lists, and the fix. Such a Variable
+// would be silently never trained, saved, restored, or carried by merge and clone.
+// Not seen: a Variable held through an unlisted std::vector / std::shared_ptr (it lives on the
+// heap, outside every module object), and a copy of a Variable's value taken before the op.
+class FieldCheck {
+ public:
+  // `caller` starts the message: "value_and_grad", "predict", ...
+  FieldCheck(const GraphWalk& walk, const char* caller);
+  ~FieldCheck();
+  FieldCheck(const FieldCheck&) = delete;
+  FieldCheck& operator=(const FieldCheck&) = delete;
+  // Ops call this for each input (tape.cpp, record); a Variable's value not in the graph throws.
+  void check(const Variable& owner, const char* op) const;
+
+ private:
+  struct Object {  // the bytes of one module object of the graph
+    std::uintptr_t begin, end;
+    const Module* module;
+  };
+  std::vector<const Variable*> variables_;  // sorted
+  std::vector<Object> objects_;
+  const char* caller_;
+  const FieldCheck* previous_;
+};
 
 template <class T> struct is_shared_ptr : std::false_type {};
 template <class T> struct is_shared_ptr<std::shared_ptr<T>> : std::true_type {};
@@ -271,4 +307,5 @@ template <class T> void Visitor::fields(std::map<std::string, T>& entries) {
 #define NNX_MODULE_FACTORY()                                                                   \
   ::nnx::ModuleFactory factory() const override {                                              \
     return &::nnx::Access::make<std::remove_cvref_t<decltype(*this)>>;                         \
-  }
+  }                                                                                            \
+  std::size_t object_size() const override { return sizeof(std::remove_cvref_t<decltype(*this)>); }

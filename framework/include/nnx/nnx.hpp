@@ -16,7 +16,7 @@
 //
 // Components, one header each: array (Array, DType, copy-on-write rules), variable (kinds),
 // rngs (Threefry streams), init (initializers), module (NNX_FIELDS), filter, state, pure_dict,
-// graph (split/merge/state/update/graphdef/clone/eval_shape), ops, nn/* (layers), error.
+// graph (split/merge/state/update/graphdef/clone/eval_shape), inference (predict), ops, nn/* (layers), error.
 // No public header includes Eigen, OpenMP, cereal or CLI11: they stay inside the libraries.
 #pragma once
 
@@ -26,6 +26,7 @@
 #include "nnx/error.hpp"
 #include "nnx/filter.hpp"
 #include "nnx/graph.hpp"
+#include "nnx/inference.hpp"
 #include "nnx/init.hpp"
 #include "nnx/losses.hpp"
 #include "nnx/module.hpp"
@@ -35,6 +36,7 @@
 #include "nnx/nn/layer.hpp"
 #include "nnx/nn/linear.hpp"
 #include "nnx/nn/sequential.hpp"
+#include "nnx/nn/standardize.hpp"
 #include "nnx/ops.hpp"
 #include "nnx/optim.hpp"
 #include "nnx/path.hpp"

@@ -9,6 +9,11 @@
 //   nnx::Key k = rngs("params");                // fold_in(params.key, params.count++) ;
 //   nnx::Key d = rngs("dropout");               //  unknown names fall back to "default"
 //
+// Layers and models take an Rngs& and draw their initial values from it; the built-in ones (Linear,
+// BatchNorm, Dropout, MLP, DataLoader) also take a temporary, whose draws die with it:
+//   nnx::models::MLP model(config, nnx::Rngs(0));   // the same parameters as with a named Rngs(0)
+// A module of your own can do the same with `MyModel(Config c, nnx::Rngs&& r) : MyModel(c, r) {}`.
+//
 // Each stream is a key (RngKey, uint32[2]) and a counter (RngCount, uint32 scalar), both ordinary
 // Variables tagged with the stream name (metadata "tag"): Rngs is a Module, its streams land in the
 // State and in checkpoints, and restoring them resumes the exact sequence of draws.
@@ -33,7 +38,8 @@ class RngStream : public Module {
   RngStream() = default;
   RngStream(std::string tag, Key key);
 
-  // fold_in(key, count), then count += 1. Inside eval_shape (abstract state) returns a fixed key.
+  // fold_in(key, count), then count += 1. Inside eval_shape (or on abstract state) returns a fixed
+  // key and counts nothing, so a real Rngs used inside eval_shape is left as it was.
   Key next();
   Key current_key() const;             // the stream's fixed key
   std::uint32_t current_count() const;  // draws so far

@@ -7,12 +7,14 @@
 //   }
 //   nnx::Evaluation e = nnx::evaluate(model, test, nnx::softmax_cross_entropy);
 //   e.loss; e.accuracy;
+//   nnx::Array logits = nnx::predict(model, x);   // eval mode for the call; see nnx/inference.hpp
 #pragma once
 
 #include <functional>
 
 #include "nnx/autodiff.hpp"
 #include "nnx/data.hpp"
+#include "nnx/inference.hpp"
 #include "nnx/losses.hpp"
 #include "nnx/ops.hpp"
 #include "nnx/optim.hpp"
@@ -37,7 +39,8 @@ Evaluation evaluate_batches(Module& model, const std::function<Array(const Array
                             const std::function<Array(const Array&, const Array&)>& loss, std::int64_t batch_size);
 }
 
-// Runs `model` over `data` in evaluation mode (training mode is restored after), in batches.
+// Runs `model` over `data` in batches as predict() runs it: evaluation mode (each module's mode
+// restored after), no tape.
 template <class M>
 Evaluation evaluate(M& model, const Dataset& data, const std::function<Array(const Array&, const Array&)>& loss,
                     std::int64_t batch_size = 1024) {

@@ -56,9 +56,21 @@ std::ostream& operator<<(std::ostream& os, Kind kind);
 class Variable {
  public:
   static Kind static_kind() { return Kind::root(); }
-  Variable() : kind_(Kind::root()) {}
+  Variable() : kind_(Kind::root()) { this->value.owner_.set(this); }
   Variable(Kind kind, Array value, Metadata metadata = {})
-      : value(std::move(value)), metadata(std::move(metadata)), kind_(kind) {}
+      : value(std::move(value)), metadata(std::move(metadata)), kind_(kind) {
+    this->value.owner_.set(this);
+  }
+  // `value` knows its Variable (Array::owner); copies and moves point it at the new Variable.
+  Variable(const Variable& other) : value(other.value), metadata(other.metadata), kind_(other.kind_) {
+    value.owner_.set(this);
+  }
+  Variable(Variable&& other) noexcept
+      : value(std::move(other.value)), metadata(std::move(other.metadata)), kind_(other.kind_) {
+    value.owner_.set(this);
+  }
+  Variable& operator=(const Variable&) = default;  // `value` stays this Variable's
+  Variable& operator=(Variable&&) noexcept = default;
 
   Kind kind() const { return kind_; }
   // Metadata lookup; `fallback` when absent.

@@ -17,9 +17,11 @@ Tape& thread_tape() {
 thread_local const GradScope* g_scope = nullptr;
 }  // namespace
 
-GradScope::GradScope(Module& module, const Filter& wrt) {
+GradScope::GradScope(Module& module, const Filter& wrt) : GradScope(wrt, walk_graph(module, false)) {}
+
+GradScope::GradScope(const Filter& wrt, const GraphWalk& walk) : fields_(walk, "value_and_grad") {
   std::vector<Difference> integer;
-  for (auto& [path, var] : walk_graph(module, false).variables) {
+  for (auto& [path, var] : walk.variables) {
     if (!wrt(path, *var)) continue;
     if (!dtype_is_floating(var->value.dtype()))
       integer.push_back({path, Difference::What::dtype, "float32 or float64", var->value.shape_dtype().str()});

@@ -2,15 +2,18 @@
 
 #include <atomic>
 #include <ostream>
+#include <utility>
 
 #include "../eigen.hpp"
 #include "nnx/error.hpp"
+#include "nnx/module.hpp"
 
 namespace nnx {
 
 namespace {
 thread_local detail::Tape* g_recording = nullptr;
 thread_local std::uint32_t g_active_id = 0;
+thread_local const detail::FieldCheck* g_field_check = nullptr;
 std::atomic<std::uint32_t> g_next_id{1};
 }  // namespace
 
@@ -19,6 +22,8 @@ std::int32_t Array::grad_node() const { return (node_ >= 0 && tape_ == g_active_
 namespace detail {
 
 Tape* Tape::recording() { return g_recording; }
+
+const FieldCheck* exchange_field_check(const FieldCheck* check) { return std::exchange(g_field_check, check); }
 
 void Tape::start() {
   if (g_active_id != 0)
@@ -32,6 +37,9 @@ void Tape::start() {
 void Tape::stop() {
   if (g_recording == this) g_recording = nullptr;
 }
+
+Tape* Tape::pause() { return std::exchange(g_recording, nullptr); }
+void Tape::resume(Tape* tape) { g_recording = tape; }
 
 void Tape::reset() {
   stop();
@@ -47,6 +55,9 @@ std::int32_t Tape::add_leaf(Array& a) {
 }
 
 bool record(Array& out, const char* op, ArrayRefs inputs, const Saved& saved, Rule rule) {
+  if (const FieldCheck* check = g_field_check)
+    for (const Array& in : inputs)
+      if (const Variable* owner = in.owner(); owner && in.grad_node() < 0) check->check(*owner, op);
   Tape* tape = g_recording;
   if (!tape) return false;
   if (inputs.size() > kMaxInputs || saved.arrays.size() > kMaxSaved)

@@ -78,7 +78,12 @@ struct Saved {
   Numbers num{};
 };
 
-// The one place that decides whether an op records: when this thread's tape records and one of
+class FieldCheck;  // module.hpp
+// Makes `check` this thread's active FieldCheck (null: none); returns the previous one.
+const FieldCheck* exchange_field_check(const FieldCheck* check);
+
+// The one place that decides whether an op records (and that checks its inputs against the
+// active FieldCheck, if any): when this thread's tape records and one of
 // `inputs` is tracked, appends a node op(inputs) -> out with `rule` and marks `out` as its output.
 // Returns whether it recorded. At most kMaxInputs inputs.
 bool record(Array& out, const char* op, ArrayRefs inputs, const Saved& saved, Rule rule);
@@ -93,6 +98,10 @@ class Tape {
   void start();  // begins recording on this thread
   void stop();   // stops recording (node ids stay valid until reset)
   void reset();  // forgets every node; ids become invalid
+  // Stops this thread's recording and returns the tape that was recording (or null); resume(that)
+  // starts it again. predict() runs between the two.
+  static Tape* pause();
+  static void resume(Tape* tape);
 
   std::int32_t add_leaf(Array& a);
   // Runs the backward pass from `loss` (a tracked scalar), seeding d loss / d loss = 1.

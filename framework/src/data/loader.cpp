@@ -15,9 +15,13 @@ DataLoader::DataLoader(Dataset data, std::int64_t batch_size, Rngs& rngs, DataLo
   if (data_.labels.ndim() < 1 || data_.labels.dim(0) != data_.size())
     throw Error("DataLoader: features " + data_.features.shape_dtype().str() + " and labels " +
                 data_.labels.shape_dtype().str() + " must have the same number of rows");
-  if (batch_size <= 0 || (options_.drop_last && batch_size > data_.size()))
-    throw Error("DataLoader: batch_size must be in [1, " + std::to_string(data_.size()) + "] for this dataset, got " +
-                std::to_string(batch_size));
+  const std::string rows = std::to_string(data_.size());
+  if (batch_size <= 0) throw Error("DataLoader: batch_size must be >= 1, got " + std::to_string(batch_size));
+  if (options_.drop_last && batch_size > data_.size())
+    throw Error("DataLoader: batch_size " + std::to_string(batch_size) + " is larger than the dataset (" + rows +
+                " rows), and with drop_last = true (the default) a short batch is skipped, so no batch would ever "
+                "be served; use a batch_size in [1, " + rows + "], or DataLoaderOptions{.drop_last = false} to get "
+                "one batch of all " + rows + " rows per epoch");
   const Key k = rngs(options_.stream);
   key = RngKey(Array::from_values<std::uint32_t>({2}, {k.hi, k.lo}), {{"tag", options_.stream}});
 }

@@ -27,7 +27,7 @@ Array BatchNorm::operator()(const Array& x) {
   if (!is_training()) return normalize(x, mean.value, var.value, s, b, epsilon);
   Array batch_mean, batch_var;
   Array y = batch_norm_train(x, s, b, epsilon, batch_mean, batch_var);
-  if (!mean.value.is_abstract()) {
+  if (!mean.value.is_abstract() && !AbstractScope::active()) {  // eval_shape changes nothing outside it
     // running = momentum * running + (1 - momentum) * batch, in the running statistics' dtype.
     auto update = [&](Array& running, const Array& batch) {
       running = add(nnx::scale(running, momentum), nnx::scale(batch.astype(running.dtype()), 1.0 - momentum));

@@ -27,6 +27,8 @@ class BatchNorm : public Layer {
  public:
   BatchNorm() = default;  // for merge
   BatchNorm(std::int64_t num_features, Rngs& rngs, const BatchNormOptions& options = {});
+  BatchNorm(std::int64_t num_features, Rngs&& rngs, const BatchNormOptions& options = {})
+      : BatchNorm(num_features, rngs, options) {}
 
   Array operator()(const Array& x) override;
 

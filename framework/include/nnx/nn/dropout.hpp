@@ -19,6 +19,7 @@ class Dropout : public Layer {
  public:
   Dropout() = default;  // for merge
   Dropout(double rate, Rngs& rngs, const std::string& stream = "dropout");
+  Dropout(double rate, Rngs&& rngs, const std::string& stream = "dropout") : Dropout(rate, rngs, stream) {}
 
   // Identity when !is_training() or rate == 0; otherwise one draw from this layer's stream.
   Array operator()(const Array& x) override;

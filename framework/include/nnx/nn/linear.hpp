@@ -28,6 +28,8 @@ class Linear : public Layer {
  public:
   Linear() = default;  // for merge
   Linear(std::int64_t in_features, std::int64_t out_features, Rngs& rngs, const LinearOptions& options = {});
+  Linear(std::int64_t in_features, std::int64_t out_features, Rngs&& rngs, const LinearOptions& options = {})
+      : Linear(in_features, out_features, rngs, options) {}  // Linear(4, 2, nnx::Rngs(0))
 
   Array operator()(const Array& x) override;
 

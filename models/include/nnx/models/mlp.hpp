@@ -35,6 +35,7 @@ class MLP : public Layer {
  public:
   MLP() = default;  // for merge
   MLP(const MLPConfig& config, Rngs& rngs);
+  MLP(const MLPConfig& config, Rngs&& rngs) : MLP(config, rngs) {}  // MLP(config, nnx::Rngs(0))
 
   Array operator()(const Array& x) override;
 
