@@ -120,7 +120,9 @@ RestoredStep CheckpointManager::restore_latest(const Composite& targets, const R
     try {
       return {s, restore_step(s, targets, options)};
     } catch (const CheckpointError& e) {
-      if (!is_committed(s) && relists++ < 8) {  // deleted by a writer since it was listed: not damage
+      // Deleted by a writer since it was listed: not damage. Bounded, so a writer that saves faster
+      // than this reader reads cannot keep it here forever (then the last failure is reported).
+      if (!is_committed(s) && relists++ < 64) {
         steps.clear();
         for (const auto& r : list_steps()) steps.push_back(r.step);
         continue;
