@@ -9,7 +9,10 @@
 #include <boost/filesystem.hpp>
 #include <charconv>
 #include <cmath>
+#include <exception>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "io.hpp"
 #include "metadata.hpp"
@@ -67,8 +70,14 @@ std::optional<std::int64_t> parse_step_name(const std::string& name, const Optio
   return step;
 }
 
+struct CheckpointManager::Concurrency {
+  std::mutex mutex;
+  std::thread writer;      // an async save in progress
+  std::exception_ptr error;  // of the last async save, rethrown by finish_pending
+};
+
 CheckpointManager::CheckpointManager(std::string directory, Options options)
-    : directory_(std::move(directory)), options_(std::move(options)) {
+    : directory_(std::move(directory)), options_(std::move(options)), sync_(std::make_unique<Concurrency>()) {
   if (options_.save_interval_steps < 1)
     throw CheckpointError(ErrorCode::usage, "save_interval_steps must be >= 1, got " + std::to_string(options_.save_interval_steps));
   if (options_.max_to_keep && *options_.max_to_keep < 1)
@@ -213,13 +222,13 @@ void CheckpointManager::close() {
 void CheckpointManager::scan() {
   std::vector<DamagedStep> damaged;
   std::vector<StepRecord> found = list_steps(&damaged);
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   steps_ = std::move(found);
   damaged_ = std::move(damaged);
 }
 
 std::vector<DamagedStep> CheckpointManager::damaged_steps() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   return damaged_;
 }
 
@@ -295,14 +304,14 @@ void CheckpointManager::reload() {
 }
 
 std::vector<std::int64_t> CheckpointManager::all_steps() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   std::vector<std::int64_t> out;
   for (const auto& r : steps_) out.push_back(r.step);
   return out;
 }
 
 std::optional<std::int64_t> CheckpointManager::latest_step() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   if (steps_.empty()) return std::nullopt;
   return steps_.back().step;
 }
@@ -322,7 +331,7 @@ std::optional<double> CheckpointManager::best_score(const StepRecord& record) co
 std::optional<std::int64_t> CheckpointManager::best_step() const {
   if (!rank_problem_.empty()) throw CheckpointError(ErrorCode::corrupted, rank_problem_);
   if (!rank_) return std::nullopt;
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   std::optional<std::int64_t> best;
   double best_value = 0;
   for (const auto& r : steps_) {
@@ -340,7 +349,7 @@ std::optional<std::int64_t> CheckpointManager::best_step() const {
 
 bool CheckpointManager::should_save(std::int64_t step) const {
   if (options_.read_only || step < 0) return false;
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   for (const auto& r : steps_)
     if (r.step == step) return false;
   if (!steps_.empty() && step < steps_.back().step) return false;
@@ -348,7 +357,7 @@ bool CheckpointManager::should_save(std::int64_t step) const {
 }
 
 std::string CheckpointManager::step_directory(std::int64_t step) const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   for (const auto& r : steps_)
     if (r.step == step) return directory_ + "/" + r.name;
   return directory_ + "/" + step_name(step, options_);
@@ -362,10 +371,10 @@ void CheckpointManager::check_writable(const char* what) const {
 }
 
 void CheckpointManager::finish_pending() {
-  if (writer_.joinable()) writer_.join();
-  if (pending_error_) {
-    std::exception_ptr e = std::move(pending_error_);
-    pending_error_ = nullptr;
+  if (sync_->writer.joinable()) sync_->writer.join();
+  if (sync_->error) {
+    std::exception_ptr e = std::move(sync_->error);
+    sync_->error = nullptr;
     std::rethrow_exception(e);
   }
 }
@@ -377,7 +386,7 @@ SaveResult CheckpointManager::save(std::int64_t step, const State& state, const 
 }
 
 std::optional<std::int64_t> CheckpointManager::pending_step() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   return pending_;
 }
 
@@ -387,7 +396,7 @@ SaveResult CheckpointManager::save(std::int64_t step, const Composite& items, co
   if (step < 0) throw CheckpointError(ErrorCode::usage, "step must be >= 0, got " + std::to_string(step));
   if (!force && !should_save(step)) return {SaveResult::Status::skipped};
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     for (const auto& r : steps_)
       if (r.step == step)
         throw CheckpointError(ErrorCode::usage, "step " + std::to_string(step) + " already exists in '" + directory_ +
@@ -412,16 +421,16 @@ SaveResult CheckpointManager::save(std::int64_t step, const Composite& items, co
     return {SaveResult::Status::committed};
   }
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     pending_ = step;
   }
-  writer_ = std::thread([this, step, snapshot = std::move(snapshot), metrics] {
+  sync_->writer = std::thread([this, step, snapshot = std::move(snapshot), metrics] {
     try {
       write_step(step, snapshot, metrics);
     } catch (...) {
-      pending_error_ = std::current_exception();
+      sync_->error = std::current_exception();
     }
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     pending_.reset();
   });
   return {SaveResult::Status::pending};
@@ -470,7 +479,7 @@ void CheckpointManager::write_step(std::int64_t step, const Composite& items, co
     throw;
   }
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     steps_.push_back(StepRecord{step, name, m.created_unix_ms, metrics});
     std::sort(steps_.begin(), steps_.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
   }
@@ -492,7 +501,7 @@ void CheckpointManager::delete_step(std::int64_t step) {
   finish_pending();
   std::string name;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     auto it = std::find_if(steps_.begin(), steps_.end(), [&](const auto& r) { return r.step == step; });
     if (it == steps_.end()) {
       std::vector<std::int64_t> steps;
@@ -512,7 +521,7 @@ std::string CheckpointManager::set_aside(std::int64_t step) {
   finish_pending();
   std::string name;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     auto it = std::find_if(steps_.begin(), steps_.end(), [&](const auto& r) { return r.step == step; });
     if (it == steps_.end())
       throw CheckpointError(ErrorCode::not_found, "cannot set step " + std::to_string(step) + " aside: not in '" + directory_ + "'");
@@ -528,7 +537,7 @@ std::string CheckpointManager::set_aside(std::int64_t step) {
 void CheckpointManager::apply_retention() {
   std::vector<StepRecord> doomed;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(sync_->mutex);
     if (steps_.size() <= 1) return;
     std::vector<bool> keep(steps_.size(), false);
     keep.back() = true;  // the latest step is what a resumed run needs: never deleted by policy
@@ -573,7 +582,7 @@ void CheckpointManager::apply_retention() {
 }
 
 std::int64_t CheckpointManager::resolve(std::optional<std::int64_t> step) const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sync_->mutex);
   std::vector<std::int64_t> steps;
   for (const auto& r : steps_) steps.push_back(r.step);
   if (!step) {

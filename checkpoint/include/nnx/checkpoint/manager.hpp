@@ -28,14 +28,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "nnx/checkpoint/error.hpp"
@@ -263,7 +260,10 @@ class CheckpointManager {
   Options options_;
   int lock_fd_ = -1;
   bool closed_ = false;
-  mutable std::mutex mutex_;  // guards steps_ (the writer thread adds to it)
+  // The writer thread, its error, and the mutex guarding steps_, damaged_ and pending_ (the writer
+  // thread changes them): in manager.cpp, so that this header needs neither <thread> nor <mutex>.
+  struct Concurrency;
+  std::unique_ptr<Concurrency> sync_;
   std::vector<StepRecord> steps_;  // committed steps, ascending
   std::vector<DamagedStep> damaged_;  // as of the last scan
   std::optional<std::int64_t> pending_;  // the step the writer thread is writing (guarded by mutex_)
@@ -274,8 +274,6 @@ class CheckpointManager {
   std::string rank_name_;         // for best_policy()
   std::string rank_problem_;      // a damaged record: best_step() throws this
   bool rank_from_options_ = false;
-  std::thread writer_;
-  std::exception_ptr pending_error_;
 };
 
 // The directory name of `step` under `options`, e.g. "400", "step_00000400".
