@@ -101,8 +101,9 @@ TXT
       if compgen -G "fuzz/regressions/$target/*" >/dev/null; then
         "build-fuzz/bin/fuzz_$target" -runs=0 fuzz/regressions/$target/*
       fi
-      # Any allocation above 64 MB is a failure: the inputs are at most 64 KB, and nnx must never
-      # allocate beyond what a file's size allows.
+      # Any allocation above 64 MB is a failure: the inputs are at most 64 KB (JSON text is expanded
+      # from them to at most 2 MiB, see fuzz/fuzz_util.hpp: that, not -max_len, reaches deep nesting),
+      # and nnx must never allocate beyond what a file's size allows.
       "build-fuzz/bin/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -malloc_limit_mb=64 \
         -rss_limit_mb=2048 -timeout=10 -artifact_prefix="fuzz/regressions/$target/" \
         "$corpus" "build-fuzz/seeds/$target"

@@ -68,7 +68,10 @@ void step_dir_seeds(const fs::path& out, const fs::path& step_dir) {
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path out = argv[1];
-  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir"}) std::filesystem::create_directories(out / t);
+  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir"}) {
+    std::filesystem::remove_all(out / t);  // written afresh: the array files are never overwritten
+    std::filesystem::create_directories(out / t);
+  }
   // Array files: a small MLP's state, an empty state, every dtype.
   nnx::Rngs rngs(0);
   nnx::models::MLP model({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1}, rngs);
