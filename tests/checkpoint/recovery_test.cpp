@@ -57,7 +57,7 @@ TEST_CASE("restore falls back past a damaged latest step only when asked, and ne
   CHECK(fs::is_directory(aside));  // set-aside steps are data: no cleanup removes them
 }
 
-TEST_CASE("a step directory without _COMMIT: saving there says what to do; cleanup_tmp_directories removes it") {
+TEST_CASE("a step directory without _COMMIT: saving there says what to do, cleanup_tmp_directories removes it") {
   TempDir dir("nnx-recovery");
   save_three(dir);
   fs::remove(dir.path() / "3" / "_COMMIT");  // an interrupted or damaged step: never listed
