@@ -4,12 +4,14 @@
 // a target. Each call returns or throws CheckpointError; a restore into a target may also throw
 // StructureError (the documented error for a target that does not fit). Anything else escaping —
 // another exception, a crash, a hang, an allocation above -malloc_limit_mb — is a bug, and so is
-// an inconsistency between the readers (they trap):
+// an inconsistency between the readers, or an error that does not say where (they trap):
+//  * a CheckpointError names the checkpoint directory (the file, or the step in it);
 //  * a step that verify() passes has readable metadata and restores, item by item;
 //  * latest_intact_step() is that step exactly when it verifies;
 //  * what restore_state() read restores again into its own (abstract) structure, byte for byte.
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <nnx/checkpoint.hpp>
@@ -83,17 +85,31 @@ void write_step(const sd::Input& in, const fs::path& dir) {
   }
 }
 
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+const fs::path& checkpoint_dir() {
+  static const fs::path dir = fuzz::scratch() / "ckpt";
+  return dir;
+}
+
+// An error message must say where: the file, or the step in the checkpoint directory.
+void check_names_directory(std::string_view message) {
+  if (message.find(checkpoint_dir().string()) != std::string_view::npos) return;
+  std::fprintf(stderr, "an error does not name the checkpoint directory: %.*s\n", static_cast<int>(message.size()), message.data());
+  __builtin_trap();
+}
+
+// Whether f returned (else it threw a CheckpointError).
 template <class F> bool succeeds(F f) {
   try {
     f();
     return true;
-  } catch (const ckpt::CheckpointError&) {
+  } catch (const ckpt::CheckpointError& e) {
+    check_names_directory(e.what());
     return false;
   }
-}
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
 }
 
 bool same_bytes(const nnx::State& a, const nnx::State& b) {
@@ -118,7 +134,9 @@ const nnx::State& foreign_target() {
 }
 
 void read_step(const ckpt::CheckpointManager& m, std::int64_t s) {
-  const bool intact = m.verify(s).ok();
+  const ckpt::StepCheck verified = m.verify(s);
+  for (const std::string& problem : verified.problems) check_names_directory(problem);
+  const bool intact = verified.ok();
   check(m.latest_intact_step() == (intact ? std::optional(s) : std::nullopt));
   (void)m.best_step();
   std::optional<ckpt::StepMetadata> meta;
@@ -161,7 +179,7 @@ void read_step(const ckpt::CheckpointManager& m, std::int64_t s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const sd::Input in = sd::parse(data, size);
-  const fs::path dir = fuzz::scratch() / "ckpt";
+  const fs::path& dir = checkpoint_dir();
   fs::remove_all(dir);
   write_step(in, dir / std::to_string(in.step));
   std::optional<ckpt::CheckpointManager> m;
