@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace fuzz {
 
@@ -34,6 +36,14 @@ inline void write_file(const std::filesystem::path& path, const void* data, std:
     size -= static_cast<std::size_t>(w);
   }
   ::close(fd);
+}
+
+// A reader's error must say where: a message that does not contain `where` (the file, or the
+// directory it is in) is a bug, reported and trapped.
+inline void check_names(std::string_view message, const std::string& where) {
+  if (message.find(where) != std::string_view::npos) return;
+  std::fprintf(stderr, "an error does not name '%s': %.*s\n", where.c_str(), static_cast<int>(message.size()), message.data());
+  __builtin_trap();
 }
 
 // Depth from few bytes. libFuzzer inputs stay small (-max_len=65536), which never reaches the

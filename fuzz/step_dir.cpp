@@ -11,7 +11,6 @@
 //  * what restore_state() read restores again into its own (abstract) structure, byte for byte.
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <nnx/checkpoint.hpp>
@@ -95,11 +94,7 @@ const fs::path& checkpoint_dir() {
 }
 
 // An error message must say where: the file, or the step in the checkpoint directory.
-void check_names_directory(std::string_view message) {
-  if (message.find(checkpoint_dir().string()) != std::string_view::npos) return;
-  std::fprintf(stderr, "an error does not name the checkpoint directory: %.*s\n", static_cast<int>(message.size()), message.data());
-  __builtin_trap();
-}
+void check_names_directory(std::string_view message) { fuzz::check_names(message, checkpoint_dir().string()); }
 
 // Whether f returned (else it threw a CheckpointError).
 template <class F> bool succeeds(F f) {
