@@ -1,5 +1,6 @@
-// Fuzzes the array file reader: any bytes must give either the arrays or a CheckpointError —
-// never a crash, a hang, or an allocation larger than the file allows (run with -malloc_limit_mb).
+// Fuzzes the array file reader: any bytes must give either the arrays or a CheckpointError naming
+// the file — never another error, a crash, a hang, or an allocation larger than the file allows
+// (run with -malloc_limit_mb).
 #include <nnx/checkpoint/format.hpp>
 
 #include "fuzz_util.hpp"
@@ -14,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (a.nbytes() != e.nbytes) __builtin_trap();
     }
     (void)reader.read_all();
-  } catch (const nnx::checkpoint::CheckpointError&) {
-  } catch (const nnx::Error&) {  // e.g. an invalid shape named by the framework
+  } catch (const nnx::checkpoint::CheckpointError& e) {  // nothing else may escape
+    fuzz::check_names(e.what(), path.string());
   }
   return 0;
 }

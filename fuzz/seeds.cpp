@@ -1,16 +1,77 @@
 // Writes a seed corpus for each fuzz target: valid files of every kind, so the fuzzers start from
-// inputs that reach deep into the readers.
+// inputs that reach deep into the readers, and runs (fuzz::expand) that reach deep JSON nesting.
 //   fuzz_seeds OUT_DIR
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nnx/checkpoint.hpp>
 #include <nnx/checkpoint/json.hpp>
 #include <nnx/models.hpp>
 
+#include "fuzz_util.hpp"
+#include "step_dir_input.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+namespace sd = fuzz::step_dir;
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+void write(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+// The step directory `step_dir` (step 7) as a step_dir input: every file as a record.
+sd::Input as_input(const fs::path& step_dir, std::uint8_t mode) {
+  sd::Input in{mode, 7, {}};
+  for (std::uint8_t id = 0; id < 8; ++id)
+    if (fs::exists(step_dir / sd::kNames[id])) in.entries.push_back({id, read(step_dir / sd::kNames[id])});
+  return in;
+}
+
+// Replaces the record of file `id` with `bytes` put there as `kind`.
+sd::Input with(sd::Input in, std::uint8_t id, sd::EntryKind kind, const std::string& bytes = "") {
+  std::erase_if(in.entries, [&](const sd::Entry& e) { return e.id == id; });
+  in.entries.push_back({static_cast<std::uint8_t>(id | static_cast<std::uint8_t>(kind) << 3), bytes});
+  return in;
+}
+
+// Step directories the library wrote, as they are, with the manifest recomputed, with JSON nesting
+// runs, in format 1, and with special files in place of some files.
+void step_dir_seeds(const fs::path& out, const fs::path& step_dir) {
+  using enum sd::EntryKind;
+  const std::uint8_t fix = sd::kRecommit | sd::kFixIndexChecksum, deep = fix | sd::kExpandJson;
+  const sd::Input as_saved = as_input(step_dir, 0);
+  const std::string item_head = R"({"format": "nnx-json-item", "format_version": 1, "value": )";
+  std::map<std::string, sd::Input> seeds = {
+      {"as_saved", as_saved},
+      {"recommitted", as_input(step_dir, fix)},
+      {"deep_item", with(as_input(step_dir, deep), 3, file, item_head + fuzz::run("[", 140) + "0")},
+      {"item_at_depth_bound", with(as_input(step_dir, deep), 3, file, item_head + std::string(255, '[') + "0" + std::string(255, ']') + "}")},
+      {"deep_metadata", with(as_input(step_dir, deep), 0, file, R"({"format": "nnx-checkpoint", "metrics": )" + fuzz::run("{\"a\":", 140))},
+      {"format_1", with(with(as_saved, 1, file, "nnx-checkpoint 1 step 7\n"), 0, file, [&] {
+         std::string m = read(step_dir / "_METADATA.json");
+         m.replace(m.find("\"format_version\": 2"), 19, "\"format_version\": 1");
+         return m;
+       }())},
+      {"fifo_array", with(as_saved, 2, fifo)},
+      {"directory_commit", with(as_saved, 1, directory)},
+      {"symlink_metadata", with(as_input(step_dir, fix), 0, symlink)},
+  };
+  for (const auto& [name, in] : seeds) write(out / name, sd::encode(in));
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path out = argv[1];
-  for (const char* t : {"array_file", "metadata", "step_scan", "csv"}) std::filesystem::create_directories(out / t);
+  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir"}) {
+    std::filesystem::remove_all(out / t);  // written afresh: the array files are never overwritten
+    std::filesystem::create_directories(out / t);
+  }
   // Array files: a small MLP's state, an empty state, every dtype.
   nnx::Rngs rngs(0);
   nnx::models::MLP model({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1}, rngs);
@@ -31,6 +92,11 @@ int main(int argc, char** argv) {
   }
   std::filesystem::copy_file(dir / "7/_METADATA.json", out / "metadata/step.json");
   std::filesystem::copy_file(dir / "7/cfg.json", out / "metadata/item.json");
+  // Deep nesting and long runs, through fuzz::expand: 140,000 levels, just past the 256 allowed.
+  write(out / "metadata/deep_arrays", fuzz::run("[", 140));
+  write(out / "metadata/deep_item", R"({"format": "nnx-json-item", "format_version": 1, "value": )" + fuzz::run("{\"a\":", 140));
+  write(out / "metadata/depth_257", std::string(257, '[') + std::string(257, ']'));
+  write(out / "metadata/long_number", R"({"format": "nnx-checkpoint", "format_version": 2, "step": 1)" + fuzz::run("0", 2) + "}");
   // Step scan: two committed entries with real metadata, one temporary.
   std::ifstream meta(dir / "7/_METADATA.json", std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(meta)), {});
@@ -43,6 +109,14 @@ int main(int argc, char** argv) {
     scan.put(static_cast<char>(text.size()));
     scan << text;
   }
+  std::filesystem::remove_all(dir);
+  // Whole step directories: a model, a JSON item and metrics.
+  {
+    nnx::checkpoint::CheckpointManager m(dir.string());
+    m.save(7, nnx::checkpoint::Composite().add("model", nnx::state(model)).add_json("progress", std::map<std::string, std::vector<int>>{{"epochs", {1, 2}}}),
+           {{"loss", 0.25}});
+  }
+  step_dir_seeds(out / "step_dir", dir / "7");
   std::filesystem::remove_all(dir);
   // CSV.
   std::ofstream(out / "csv/iris.csv") << "a,b,label\n1.5,2,0\n-3e2,4.25,1\n";

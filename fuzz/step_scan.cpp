@@ -1,6 +1,7 @@
 // Fuzzes the scan of a checkpoint directory: the input describes directory entries (names, whether
 // each has a _COMMIT marker, and its metadata bytes); a read-only manager then lists, inspects and
-// restores whatever it finds. Only CheckpointError / nnx::Error may come out.
+// restores whatever it finds. Only CheckpointError / nnx::Error may come out. Metadata bytes are
+// expanded (fuzz::expand), so that deep nesting fits in a record.
 #include <nnx/checkpoint.hpp>
 
 #include "fuzz_util.hpp"
@@ -33,7 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::filesystem::create_directories(entry, ec);
       if (ec) continue;
       if (flags & 2) fuzz::write_file(entry / "_COMMIT", data + i, 0);
-      if (flags & 4) fuzz::write_file(entry / "_METADATA.json", data + i, meta_len);
+      if (flags & 4) {
+        const std::string text = fuzz::expand(data + i, meta_len);
+        fuzz::write_file(entry / "_METADATA.json", text.data(), text.size());
+      }
       if (flags & 8) fuzz::write_file(entry / "default.nnxa", data + i, meta_len);
     } else {
       fuzz::write_file(entry, data + i, meta_len);

@@ -51,6 +51,10 @@ File File::open_read(const std::string& path) {
   // O_NOFOLLOW: a symbolic link in the last component fails (ELOOP) instead of being followed.
   // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; the type check
   // below then refuses it, and the flag is cleared before anything is read.
+  const auto not_regular = [&](unsigned mode) {
+    return CheckpointError(ErrorCode::corrupted, "'" + path + "' is " + file_type_name(mode) +
+                                                     ", not a regular file; remove it and restore an earlier step");
+  };
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -58,14 +62,15 @@ File File::open_read(const std::string& path) {
       throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is a symbolic link, not a regular file; a checkpoint "
                                                   "holds its files itself: replace the link with the file, or restore "
                                                   "an earlier step");
+    // A socket (ENXIO) or a device cannot be opened at all: say what is there, not the errno.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) throw not_regular(st.st_mode);
     throw_errno("opening", path, err);
   }
   File f(fd, path);  // closes the descriptor on every throw below
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_errno("examining", path, errno);
-  if (!S_ISREG(st.st_mode))
-    throw CheckpointError(ErrorCode::corrupted, "'" + path + "' is " + file_type_name(st.st_mode) +
-                                                    ", not a regular file; remove it and restore an earlier step");
+  if (!S_ISREG(st.st_mode)) throw not_regular(st.st_mode);
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw_errno("opening", path, errno);
   return f;

@@ -113,7 +113,8 @@ CheckpointManager::CheckpointManager(std::string directory, Options options)
     if (lock_fd_ < 0) {
       const int err = errno;
       if (err == ELOOP) throw not_a_file("a symbolic link");
-      if (err == EISDIR) throw not_a_file("a directory");
+      struct stat st {};  // a directory (EISDIR), a socket (ENXIO), ...: name what is there
+      if (::lstat(lock_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) throw not_a_file(io::file_type_name(st.st_mode));
       io::throw_errno("opening the writer lock", lock_path, err);
     }
     struct stat lock_st {};

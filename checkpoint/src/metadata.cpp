@@ -37,7 +37,11 @@ std::vector<StoredItem> to_stored(const std::vector<ItemInfo>& items) {
 }
 
 ItemInfo from_stored(const StoredItem& item, const std::string& file) {
-  Composite::check_name(item.name);
+  try {
+    Composite::check_name(item.name);
+  } catch (const CheckpointError& e) {  // a usage error when saving; read back, it is damage (found by fuzz_step_dir)
+    throw CheckpointError(ErrorCode::corrupted, "'" + file + "': " + e.what() + "; the step is damaged");
+  }
   const std::optional<ItemType> type = parse_item_type(item.type);
   if (!type) throw CheckpointError(ErrorCode::corrupted, "'" + file + "': item '" + item.name + "' has unknown type '" + item.type + "'");
   const std::string expected_file = item_file_name(item.name, *type);

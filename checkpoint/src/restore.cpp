@@ -51,13 +51,18 @@ struct CheckpointManager::OpenedStep {
     return reader;
   }
 
-  // An item's JSON, checked against the manifest and validated (format, version, numbers, nesting).
+  // An item's JSON, checked against the manifest and validated (format, version, numbers, nesting);
+  // a refusal names the file (JsonItem's own messages cannot: it holds text, not a path).
   JsonItem json(const ItemInfo& info) const {
     return guard_read(quoted(path(info)), [&] {
       std::string text = io::read_small_file(path(info), kMaxMetadataBytes);
       check_file_digest(metadata.files, info.file, text, path(info));
       JsonItem item = JsonItem::from_text(std::move(text));
-      item.validate();
+      try {
+        item.validate();
+      } catch (const CheckpointError& e) {
+        throw CheckpointError(e.code(), quoted(path(info)) + ": " + e.what());
+      }
       return item;
     });
   }

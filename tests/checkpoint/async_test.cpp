@@ -143,7 +143,7 @@ TEST_CASE("async save returns before the write finishes") {
   CHECK(leftovers(dir.string()).empty());
 }
 
-TEST_CASE("save() says pending for an async save, committed for a sync one; latest_step() names only committed steps") {
+TEST_CASE("save() says pending for an async save, committed for a sync one, latest_step() names only committed steps") {
   // The writer thread reads the clock just before it writes the metadata and commits: blocking
   // it there holds the step between "snapshotted" and "committed".
   TempDir dir("nnx-async-pending");

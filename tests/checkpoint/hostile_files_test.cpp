@@ -1,9 +1,13 @@
-// Hostile entries where a checkpoint expects its own files: a symbolic link, FIFO or directory in
-// place of the writer lock, an array file, _METADATA.json or a JSON item. Each is refused with a
-// CheckpointError naming the path; nothing hangs, and nothing outside the directory is touched.
+// Hostile entries where a checkpoint expects its own files: a symbolic link, FIFO, socket or
+// directory in place of the writer lock or of any file of a step (_COMMIT, _METADATA.json, an array
+// file, a JSON item), and sparse files claiming huge sizes. Each is refused with a CheckpointError
+// naming the path (and what is there); nothing hangs, nothing is allocated beyond what the bytes
+// present allow, and nothing outside the directory is touched.
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <iterator>
@@ -26,6 +31,43 @@ void make_fifo(const std::string& path) {
   boost::system::error_code ec;
   fs::remove(path, ec);
   REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+}
+
+// A unix socket bound at `path` (the socket file stays after its descriptor is closed).
+void make_socket(const std::string& path) {
+  boost::system::error_code ec;
+  fs::remove(path, ec);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  ::close(fd);
+  REQUIRE(bound == 0);
+}
+
+// What can stand where a file is expected, and the words a refusal uses for it.
+enum class Special { directory, socket, fifo, device_link };
+struct SpecialCase {
+  Special kind;
+  const char* words;
+};
+constexpr SpecialCase kSpecials[] = {{Special::directory, "is a directory"},
+                                     {Special::socket, "is a socket"},
+                                     {Special::fifo, "is a FIFO"},
+                                     {Special::device_link, "is a symbolic link"}};
+
+void make_special(const std::string& path, Special kind) {
+  boost::system::error_code ec;
+  fs::remove_all(path, ec);
+  switch (kind) {
+    case Special::directory: fs::create_directory(path); break;
+    case Special::socket: make_socket(path); break;
+    case Special::fifo: make_fifo(path); break;
+    case Special::device_link: fs::create_symlink("/dev/zero", path); break;  // endless bytes if followed
+  }
 }
 
 // Waits up to 10 s for `done`, a call that may block opening the FIFO `fifo`. When it is still
@@ -89,7 +131,7 @@ TEST_CASE("the writer lock: a dangling symbolic link creates nothing at its targ
   CHECK_FALSE(fs::exists(target));
 }
 
-TEST_CASE("the writer lock: a FIFO or a directory in its place is refused, without blocking") {
+TEST_CASE("the writer lock: a FIFO, a directory or a socket in its place is refused, without blocking") {
   TempDir dir{"nnx-hostile"};
   const std::string lock = dir.file(".nnx-writer.lock");
   make_fifo(lock);
@@ -97,6 +139,11 @@ TEST_CASE("the writer lock: a FIFO or a directory in its place is refused, witho
   fs::remove(lock);
   fs::create_directory(lock);
   CHECK_CONTAINS(expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string()); }).what(), "a directory");
+  fs::remove(lock);
+  make_socket(lock);
+  const ckpt::CheckpointError socket = expect_checkpoint_error([&] { ckpt::CheckpointManager m(dir.string()); });
+  CHECK_CONTAINS(socket.what(), lock);
+  CHECK_CONTAINS(socket.what(), "a socket");
   fs::remove(lock);
   CHECK_NOTHROW(ckpt::CheckpointManager(dir.string()));  // once removed, the directory opens again
 }
@@ -201,4 +248,43 @@ TEST_CASE("a sparse array file whose footer claims a 1.5 GB index costs one chun
   REQUIRE(WIFEXITED(status));
   CHECK_MESSAGE(WEXITSTATUS(status) == 0, "child exit ", WEXITSTATUS(status),
                 " (3: accepted, 4: other error, 5: non-CheckpointError, 6: peak RSS above 512 MiB)");
+}
+
+TEST_CASE("every file of a step replaced by a directory, socket, FIFO or link to /dev/zero: every reader refuses it, naming it") {
+  for (const char* name : {"_COMMIT", "_METADATA.json", "default.nnxa", "config.json"}) {
+    for (const SpecialCase& special : kSpecials) {
+      INFO(name << " " << special.words);
+      SavedStep saved;
+      const std::string file = saved.file(name);
+      make_special(file, special.kind);
+      auto opened = std::async(std::launch::async, [&] { return ckpt::CheckpointManager(saved.dir.string(), {.read_only = true}).all_steps(); });
+      CHECK(finish_or_release(opened, file) == Steps{1});  // committed (its _COMMIT exists), so listed
+      const ckpt::CheckpointManager m(saved.dir.string(), {.read_only = true});
+      const auto targets = ckpt::Composite().add(ckpt::kDefaultItem, hand_state().as_abstract()).add("config", ckpt::JsonItem());
+      const ckpt::CheckpointError e = refused_promptly([&] { (void)m.restore(1, targets); }, file);
+      CHECK(e.code() == ckpt::ErrorCode::corrupted);
+      CHECK_CONTAINS(e.what(), file);
+      CHECK_CONTAINS(e.what(), special.words);
+      auto checked = std::async(std::launch::async, [&] { return m.verify(1); });
+      const ckpt::StepCheck check = finish_or_release(checked, file);
+      REQUIRE(check.problems.size() == 1);
+      CHECK_CONTAINS(check.problems[0], file);
+      auto intact = std::async(std::launch::async, [&] { return m.latest_intact_step(); });
+      CHECK(finish_or_release(intact, file) == std::nullopt);
+    }
+  }
+}
+
+TEST_CASE("sparse files claiming gigabytes in place of _COMMIT, _METADATA.json or a JSON item are refused by their size") {
+  for (const char* name : {"_COMMIT", "_METADATA.json", "config.json"}) {
+    INFO(name);
+    SavedStep saved;
+    const std::string file = saved.file(name);
+    REQUIRE(::truncate(file.c_str(), off_t{4} << 30) == 0);  // 4 GiB, a hole after the real bytes
+    const ckpt::CheckpointManager m(saved.dir.string(), {.read_only = true});
+    const ckpt::CheckpointError e = expect_checkpoint_error([&] { (void)m.restore_json(1, "config"); });
+    CHECK(e.code() == ckpt::ErrorCode::corrupted);
+    CHECK_CONTAINS(e.what(), file);
+    CHECK_CONTAINS(e.what(), "4294967296 bytes, more than the");  // refused before a buffer of that size exists
+  }
 }

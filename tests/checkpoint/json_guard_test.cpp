@@ -39,15 +39,16 @@ TEST_CASE("step metadata and JSON items with a zero-with-exponent number are cor
   }
 }
 
-TEST_CASE("deeply nested JSON (far beyond any fuzz input) is damage, never a stack overflow; the directory stays usable") {
+TEST_CASE("deeply nested JSON (500,000 levels) is damage, never a stack overflow, and the directory stays usable") {
   TempDir dir("nnx-json-depth");
   {
     ckpt::CheckpointManager manager(dir.string());
     manager.save(1, hand_state(1.0), {{"loss", 1.0}});
     manager.save(2, hand_state(2.0), {{"loss", 0.5}});
   }
-  // 1,000,000 nested '[' in the older step's metadata: rapidjson's recursion would crash on it.
-  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  // 500,000 nested '[' in the older step's metadata (1,000,000 bytes: within the 1 MiB bound of
+  // _METADATA.json, so the depth check is what refuses it): rapidjson's recursion crashed on 140,000.
+  const std::string deep = std::string(500000, '[') + std::string(500000, ']');
   make_format_1(dir.file("1"), 1);  // the manifest of format 2 would refuse the file before parsing it
   std::ofstream(dir.file("1/_METADATA.json"), std::ios::trunc) << deep;
   ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
@@ -64,6 +65,24 @@ TEST_CASE("deeply nested JSON (far beyond any fuzz input) is damage, never a sta
   const auto nested = ckpt::JsonItem::from_text(
       R"({"format": "nnx-json-item", "format_version": 1, "value": [[1, 2], [3]], "s": "[[[[ in a string"})");
   CHECK(nested.get<std::vector<std::vector<int>>>() == std::vector<std::vector<int>>{{1, 2}, {3}});
+}
+
+TEST_CASE("a JSON item file refused by validation is named in the error (a format-1 step: no manifest catches it first)") {
+  TempDir dir("nnx-json-item-named");
+  {
+    ckpt::CheckpointManager manager(dir.string());
+    manager.save(1, ckpt::Composite().add(ckpt::kDefaultItem, hand_state()).add("config", ckpt::JsonItem::from_text(
+                                                                                   R"({"format": "nnx-json-item", "format_version": 1, "value": 1})")));
+  }
+  make_format_1(dir.file("1"), 1);
+  const ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
+  for (const std::string& text : {std::string(300, '[') + std::string(300, ']'), std::string(R"({"format": "other", "format_version": 1})"),
+                                  std::string("{\"format\": ")}) {
+    std::ofstream(dir.file("1/config.json"), std::ios::trunc) << text;
+    const auto e = expect_checkpoint_error([&] { (void)manager.restore_json(1, "config"); });
+    CHECK_CONTAINS(e.what(), dir.file("1/config.json"));
+    CHECK_CONTAINS(manager.verify(1).problems.at(0), "config.json");
+  }
 }
 
 TEST_CASE("metrics are bounded when written and when read: a huge metadata file is refused before it is parsed") {

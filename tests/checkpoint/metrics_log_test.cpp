@@ -20,7 +20,7 @@ std::string log_text(const TempDir& dir) {
 }
 }  // namespace
 
-TEST_CASE("metrics log: every value reads back bitwise; names are escaped; non-finite values are null") {
+TEST_CASE("metrics log: every value reads back bitwise, names are escaped, non-finite values are null") {
   TempDir dir("nnx-metrics-log");
   const std::vector<double> values = {0.1, 1.0 / 3.0, -2.5e-300, 1e300, 0.0, std::numeric_limits<double>::denorm_min()};
   {
@@ -51,7 +51,7 @@ TEST_CASE("metrics log: every value reads back bitwise; names are escaped; non-f
     CHECK(expect_checkpoint_error([&] { log.append(1, {{name, 1.0}}); }).code() == ckpt::ErrorCode::usage);
 }
 
-TEST_CASE("metrics log: a half-written last line is cut off; restart_at drops the later entries") {
+TEST_CASE("metrics log: a half-written last line is cut off, restart_at drops the later entries") {
   TempDir dir("nnx-metrics-restart");
   {
     ckpt::MetricsLog log(dir.string());

@@ -57,7 +57,26 @@ TEST_CASE("restore falls back past a damaged latest step only when asked, and ne
   CHECK(fs::is_directory(aside));  // set-aside steps are data: no cleanup removes them
 }
 
-TEST_CASE("a step directory without _COMMIT: saving there says what to do; cleanup_tmp_directories removes it") {
+TEST_CASE("an impossible item name in a step's metadata is damage naming the file, so restore falls back past it") {
+  // Found by fuzz_step_dir: the name check of saving threw a usage error without the file, and a
+  // usage error stops the fallback. A format-1 step: no manifest refuses the edited file first.
+  TempDir dir("nnx-recovery");
+  save_three(dir);
+  make_format_1(dir.file("3"), 3);
+  std::string metadata = read_bytes(dir.file("3/_METADATA.json"));
+  const std::string name = "\"name\": \"default\"";
+  REQUIRE(metadata.find(name) != std::string::npos);
+  metadata.replace(metadata.find(name), name.size(), "\"name\": \"de fault\"");
+  std::ofstream(dir.file("3/_METADATA.json"), std::ios::trunc) << metadata;
+  const ckpt::CheckpointManager manager(dir.string(), {.read_only = true});
+  const ckpt::CheckpointError e = expect_checkpoint_error([&] { (void)manager.metadata(3); });
+  CHECK(e.code() == ckpt::ErrorCode::corrupted);
+  CHECK_CONTAINS(e.what(), dir.file("3/_METADATA.json"));
+  CHECK_CONTAINS(e.what(), "'de fault' is not allowed");
+  CHECK(nnx::state_equal(manager.restore(std::nullopt, hand_state().as_abstract(), {.fall_back_to_intact = true}), hand_state(2.0)));
+}
+
+TEST_CASE("a step directory without _COMMIT: saving there says what to do, cleanup_tmp_directories removes it") {
   TempDir dir("nnx-recovery");
   save_three(dir);
   fs::remove(dir.path() / "3" / "_COMMIT");  // an interrupted or damaged step: never listed

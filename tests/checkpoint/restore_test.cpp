@@ -218,7 +218,7 @@ TEST_CASE("a concrete target is filled with the checkpoint's values and left unc
   CHECK(nnx::state_equal(nnx::state(fresh), s.state));
 }
 
-TEST_CASE("items: restored by name; a missing item names the available ones and the call, a JSON item is not a State") {
+TEST_CASE("items: restored by name, a missing item names the available ones and the call, a JSON item is not a State") {
   TempDir dir("nnx-restore");
   ckpt::CheckpointManager manager(dir.string());
   const State model = nnx::state(make_mlp({8}));

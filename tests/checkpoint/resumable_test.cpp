@@ -67,7 +67,7 @@ TEST_CASE("Resumable: stopped at any step and resumed, the run ends bitwise equa
   CHECK(notes.saves == 5);
 }
 
-TEST_CASE("Resumable: a damaged latest step is skipped and set aside; the run still ends bitwise equal") {
+TEST_CASE("Resumable: a damaged latest step is skipped and set aside, the run still ends bitwise equal") {
   TempDir reference("nnx-resumable-ref");
   const State uninterrupted = train(reference.string(), 16);
   TempDir dir("nnx-resumable-damaged");

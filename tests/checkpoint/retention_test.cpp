@@ -267,7 +267,7 @@ TEST_CASE("old steps are deleted only after the new step commits") {
   CHECK(entries(dir) == want);
 }
 
-TEST_CASE("an old step whose metrics best_fn cannot score never stops a save; it is kept like a step without metrics") {
+TEST_CASE("an old step whose metrics best_fn cannot score never stops a save: it is kept like a step without metrics") {
   TempDir dir("nnx-retention-odd");
   const ckpt::Options options{.max_to_keep = 2, .best_fn = [](const ckpt::Metrics& m) { return m.at("val_accuracy"); }};
   {

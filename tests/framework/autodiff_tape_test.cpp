@@ -53,7 +53,7 @@ TEST_CASE("debug::print_tape lists each node: index, op, inputs, output type") {
   CHECK(printed_tape() == "tape: none (not inside value_and_grad on this thread)\n");
 }
 
-TEST_CASE("record: an op on constants records nothing; an op on a tracked input records one node") {
+TEST_CASE("record: an op on constants records nothing, an op on a tracked input records one node") {
   Ab m;
   const Array x = Array::from_values<double>({3}, {1.0, 2.0, 3.0});
   (void)nnx::value_and_grad(m, [&](Ab& mod) {

@@ -25,7 +25,7 @@ Array standardize_features() {
 
 }  // namespace
 
-TEST_CASE("Standardize.fit: per-feature mean and population stddev in float64; a constant feature is divided by 1") {
+TEST_CASE("Standardize.fit: per-feature mean and population stddev in float64, a constant feature is divided by 1") {
   nnx::Standardize scaler(3);
   CHECK_FALSE(scaler.is_fitted());
   scaler.fit(standardize_features());
@@ -73,7 +73,7 @@ TEST_CASE("Standardize refuses to run before fit, and refuses bad inputs, each w
   CHECK_FALSE(scaler.is_fitted());  // a refused fit changes nothing
 }
 
-TEST_CASE("Standardize's statistics survive split/merge and a restore into an unfitted layer; the optimizer leaves them") {
+TEST_CASE("Standardize's statistics survive split/merge and a restore into an unfitted layer, the optimizer leaves them") {
   nnx::Rngs rngs(0);
   nnx::Standardize scaler(3);
   scaler.fit(standardize_features());
