@@ -1,5 +1,6 @@
 #include "nnx/variable.hpp"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -75,6 +76,19 @@ Kind Kind::from_name(std::string_view name) {
     auto it = r.by_name.find(std::string(name));
     if (it != r.by_name.end()) return Kind(it->second.get());
   }
+  // A name this program never defined comes from a file: registered (kinds live as long as the
+  // program), so it is bounded — a plausible name, and at most kMaxUnknownKinds of them — lest
+  // crafted files make a long-running reader grow without end.
+  constexpr std::size_t kMaxName = 128, kMaxUnknownKinds = 1024;
+  static std::atomic<std::size_t> unknown{0};
+  const bool plausible = !name.empty() && name.size() <= kMaxName &&
+                         name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") ==
+                             std::string_view::npos;
+  if (!plausible)
+    throw Error("'" + std::string(name.substr(0, 64)) + "' is not a Variable kind name (1 to 128 of [A-Za-z0-9_.:-])");
+  if (unknown.fetch_add(1) >= kMaxUnknownKinds)
+    throw Error("more than " + std::to_string(kMaxUnknownKinds) + " Variable kinds this program does not define were read; "
+                "kind '" + std::string(name) + "' is refused (define the kinds you use with NNX_VARIABLE_KIND)");
   return define(name, root);
 }
 
