@@ -1,0 +1,57 @@
+// Internal: the few pieces of JSON the safetensors header is made of, read and written by hand.
+//
+// Reading: a cursor over text already checked to be UTF-8 and bounded in length. It reads one token
+// at a time (strings, unsigned and signed integers, punctuation); the grammars built on it
+// (safetensors.cpp) nest at most three levels and say at every step what they expect, so there is no
+// recursion on the input's nesting and no way for a file to ask for unbounded stack or memory (every
+// string read is a piece of the text). Every failure is a CheckpointError(corrupted) naming the file,
+// the byte offset and what was expected.
+//
+// Writing: strings escaped as serde_json (the reference writer's JSON library) escapes them, so the
+// headers nnx writes are byte for byte those of the reference.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "nnx/checkpoint/error.hpp"
+
+namespace nnx::interop::json {
+
+// The first byte at which `text` is not well-formed UTF-8 (no overlongs, surrogates or code points
+// beyond U+10FFFF), or text.size() when it all is.
+std::size_t utf8_error_offset(std::string_view text);
+
+class Cursor {
+ public:
+  // `where` names the text in messages ("'m.safetensors': the header").
+  Cursor(std::string_view text, std::string where) : text_(text), where_(std::move(where)) {}
+
+  void skip_space();
+  bool at_end() { return skip_space(), pos_ == text_.size(); }
+  // The next non-space byte, or '\0' at the end.
+  char peek();
+  // Consumes `c` (after spaces) or throws "expected <what>".
+  void expect(char c, std::string_view what);
+  // Consumes `c` when it is next.
+  bool accept(char c);
+  std::string read_string();
+  std::uint64_t read_uint();  // a JSON integer >= 0 that fits u64
+  std::int64_t read_int();    // a JSON integer that fits i64
+  bool accept_null();         // consumes the literal null when it is next
+
+  std::size_t offset() const { return pos_; }
+  [[noreturn]] void fail(const std::string& problem) const;
+
+ private:
+  std::string_view text_;
+  std::string where_;
+  std::size_t pos_ = 0;
+};
+
+// Appends `s` as a JSON string: '"' and '\' escaped, \b \f \n \r \t, other bytes below 0x20 as \u00xx,
+// everything else (UTF-8 included) as is.
+void append_string(std::string& out, std::string_view s);
+
+}  // namespace nnx::interop::json
