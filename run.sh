@@ -95,7 +95,7 @@ TXT
     cmake --build build-fuzz -j"$JOBS"
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions="$PWD/tests/ubsan.supp"
     build-fuzz/bin/fuzz_seeds build-fuzz/seeds
-    for target in array_file metadata step_scan csv; do
+    for target in array_file metadata step_scan csv safetensors; do
       corpus=build-fuzz/corpus/$target
       mkdir -p "$corpus" "fuzz/regressions/$target"
       echo "run.sh: fuzz_$target: replaying fuzz/regressions/$target, then fuzzing for ${seconds}s"

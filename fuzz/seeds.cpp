@@ -5,12 +5,14 @@
 #include <fstream>
 #include <nnx/checkpoint.hpp>
 #include <nnx/checkpoint/json.hpp>
+#include <nnx/interop/safetensors.hpp>
+#include <nnx/interop/torch.hpp>
 #include <nnx/models.hpp>
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path out = argv[1];
-  for (const char* t : {"array_file", "metadata", "step_scan", "csv"}) std::filesystem::create_directories(out / t);
+  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "safetensors"}) std::filesystem::create_directories(out / t);
   // Array files: a small MLP's state, an empty state, every dtype.
   nnx::Rngs rngs(0);
   nnx::models::MLP model({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1}, rngs);
@@ -22,6 +24,13 @@ int main(int argc, char** argv) {
   dtypes.set(nnx::Path{"i64"}, nnx::Variable(nnx::Kind::from_name("Custom"), nnx::Array::scalar<std::int64_t>(7), {{"k", "v"}}));
   dtypes.set(nnx::Path{"u32"}, nnx::RngCount(nnx::Array::zeros({0}, nnx::DType::uint32)));
   nnx::checkpoint::write_array_file((out / "array_file/dtypes.nnxa").string(), dtypes);
+  // safetensors: nnx's own (kinds, odd paths, metadata), a PyTorch convention file, an empty one.
+  dtypes.set(nnx::Path{"odd.key", "7"}, nnx::Param(nnx::Array::ones({1}, nnx::DType::float32)));
+  nnx::interop::save_safetensors((out / "safetensors/dtypes.safetensors").string(), dtypes, {.metadata = {{"k", "v"}}});
+  nnx::interop::save_safetensors((out / "safetensors/mlp.safetensors").string(), nnx::state(model));
+  nnx::interop::save_torch_safetensors((out / "safetensors/torch.safetensors").string(), nnx::state(model),
+                                       nnx::interop::torch_sequential({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1}));
+  nnx::interop::write_safetensors((out / "safetensors/empty.safetensors").string(), {});
   // Metadata: a real step's.
   const auto dir = out / "scratch";
   std::filesystem::remove_all(dir);
