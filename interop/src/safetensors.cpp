@@ -23,10 +23,13 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace nnx::interop {
 
+namespace json = checkpoint::json;
 using checkpoint::CheckpointError;
 using checkpoint::ErrorCode;
 
 namespace {
+
+constexpr const char* kNotSafetensors = "the file is damaged or not a safetensors file";
 
 // 'text', for messages.
 std::string q(const std::string& text) { return checkpoint::quoted(text); }
@@ -165,7 +168,7 @@ Header parse_header(std::string_view text, const std::string& file) {
   if (bad != text.size())
     throw CheckpointError(ErrorCode::corrupted, q(file) + ": the header is not UTF-8 (byte " + std::to_string(bad) +
                                                     " of the header); the file is damaged or not a safetensors file");
-  json::Cursor c(text, q(file) + ": the header");
+  json::Cursor c(text, q(file) + ": the header", kNotSafetensors);
   Header h;
   bool has_metadata = false;
   std::set<std::string> names;
@@ -292,7 +295,7 @@ std::string metadata_json(const Metadata& metadata) {
 }
 
 Path parse_path_json(const std::string& text, const std::string& where) {
-  json::Cursor c(text, where);
+  json::Cursor c(text, where, kNotSafetensors);
   std::vector<PathKey> keys;
   c.expect('[', "'[' opening a path");
   if (!c.accept(']')) {
@@ -515,7 +518,7 @@ State from_safetensors(const SafetensorsFile& file, const std::string& file_name
       }
       Metadata metadata;
       if (const auto m = metas.find(t.name); m != metas.end()) {
-        json::Cursor c(m->second, tensor_where(file_name, t.name) + ": nnx.meta");
+        json::Cursor c(m->second, tensor_where(file_name, t.name) + ": nnx.meta", kNotSafetensors);
         read_string_map(c, metadata, "nnx.meta");
         if (!c.at_end()) c.fail("bytes after the metadata object");
       }

@@ -113,7 +113,7 @@ TEST_CASE("safetensors: damaged and malicious files are refused, each with the c
   }
 }
 
-TEST_CASE("safetensors: every truncation of a real file is refused; a flipped header byte is refused or gives another valid file") {
+TEST_CASE("safetensors: every truncation of a real file is refused, a flipped header byte is refused or gives another valid file") {
   TempDir dir("nnx-st-hostile");
   nnx::Rngs rngs(3);
   nnx::models::MLP model({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1, .batch_norm = true}, rngs);

@@ -97,7 +97,7 @@ TEST_CASE("safetensors: tensors are laid out by dtype alignment, largest first, 
   CHECK(order == std::vector<std::string>{"i64", "f64", "a_f32", "f32", "u32", "a_i32", "b_i32"});
 }
 
-TEST_CASE("safetensors: a file without nnx metadata loads as Params; canonical decimal components become integer keys") {
+TEST_CASE("safetensors: a file without nnx metadata loads as Params, canonical decimal components become integer keys") {
   TempDir dir("nnx-st");
   struct Case {
     std::string name;
@@ -130,7 +130,7 @@ TEST_CASE("safetensors: a file without nnx metadata loads as Params; canonical d
   }
 }
 
-TEST_CASE("safetensors: keys may come in any order and with JSON whitespace; offsets decide the layout") {
+TEST_CASE("safetensors: keys may come in any order and with JSON whitespace, offsets decide the layout") {
   TempDir dir("nnx-st");
   const std::string header =
       " {\n \"b\" : {\"data_offsets\": [4, 12], \"shape\": [2], \"dtype\": \"I32\"},\n"

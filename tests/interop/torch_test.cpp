@@ -66,7 +66,7 @@ TEST_CASE("torch: the layouts of other MLPs (no batch norm, no dropout, no hidde
   }
 }
 
-TEST_CASE("torch: export then import gives the model's Params and BatchStats back bitwise; update accepts them") {
+TEST_CASE("torch: export then import gives the model's Params and BatchStats back bitwise, and update accepts them") {
   TorchTestModel m;
   const State s = nnx::state(m.model);
   const State back = interop::from_torch(interop::to_torch(s, m.convention), s.as_abstract(), m.convention);

@@ -1,9 +1,6 @@
 #include "json_text.hpp"
 
-namespace nnx::interop::json {
-
-using checkpoint::CheckpointError;
-using checkpoint::ErrorCode;
+namespace nnx::checkpoint::json {
 
 std::size_t utf8_error_offset(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
@@ -34,8 +31,7 @@ std::size_t utf8_error_offset(std::string_view text) {
 }
 
 void Cursor::fail(const std::string& problem) const {
-  throw CheckpointError(ErrorCode::corrupted, where_ + ", byte " + std::to_string(pos_) + ": " + problem +
-                                                  "; the file is damaged or not a safetensors file");
+  throw CheckpointError(ErrorCode::corrupted, where_ + ", byte " + std::to_string(pos_) + ": " + problem + "; " + remedy_);
 }
 
 void Cursor::skip_space() {
@@ -192,4 +188,4 @@ void append_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-}  // namespace nnx::interop::json
+}  // namespace nnx::checkpoint::json
