@@ -40,7 +40,8 @@ TEST_CASE("torch: an MLP exports as nn.Sequential(Linear, BatchNorm1d, ReLU, Dro
   };
   CHECK(torch_shapes(tensors) == expected);  // the dropout's RNG state is not exported
   // The weight is the kernel transposed, element by element.
-  const Array& kernel = nnx::state(m.model).at("layers/1/kernel").value;
+  const State s = nnx::state(m.model);
+  const Array& kernel = s.at("layers/1/kernel").value;
   for (const auto& t : tensors)
     if (t.name == "4.weight")
       for (int i = 0; i < 5; ++i)

@@ -84,10 +84,12 @@ std::string safetensors_name(const Path& path);
 Path path_from_safetensors_name(std::string_view name);
 
 // The State as a safetensors file in memory (names, "nnx.*" metadata, Arrays shared), and back.
-// `file_name` is only for messages.
+// Refuses (usage) two paths with one name and caller metadata keys starting "nnx."; write_safetensors
+// refuses abstract values.
 SafetensorsFile to_safetensors(const State& state, const SafetensorsOptions& options = {});
 // A file with "nnx.format" gives back the saved paths, kinds and metadata exactly; a file without
-// gives Params at the paths the names give (path_from_safetensors_name).
+// gives Params at the paths the names give (path_from_safetensors_name). `file_name` is only for
+// messages.
 State from_safetensors(const SafetensorsFile& file, const std::string& file_name);
 
 void save_safetensors(const std::string& path, const State& state, const SafetensorsOptions& options = {});
