@@ -2,7 +2,7 @@
 # nnx: set up, build and run on a fresh Debian 12 machine.
 #
 #   ./run.sh demo    install what is missing, build, run the demo: lesson 07's resume story
-#   ./run.sh test    install what is missing (also python3-pandas, for one test), build, run the
+#   ./run.sh test    install what is missing (also python3-pandas, -numpy and -torch: the real clients), build, run the
 #                    whole test suite through ctest
 #   ./run.sh build   install what is missing and build only
 #   ./run.sh bench   also installs libtorch-dev and OpenBLAS, runs the benchmarks against libtorch and
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake make ninja-build g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev
-  libopenblas-openmp-dev python3)
+  libopenblas-openmp-dev libzip-dev python3)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 install_missing() {
@@ -70,7 +70,7 @@ TXT
     examples/resume_story.sh build/bin "${TMPDIR:-/tmp}/nnx-demo"
     ;;
   test)
-    build python3-pandas python3-numpy  # pandas reads the metrics log; numpy, the Python reader
+    build python3-pandas python3-numpy python3-torch  # the real clients: pandas, numpy and PyTorch read what nnx writes
     ctest --test-dir build --output-on-failure -j"$JOBS"
     ;;
   build)

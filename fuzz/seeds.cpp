@@ -8,6 +8,10 @@
 #include <fstream>
 #include <nnx/checkpoint.hpp>
 #include <nnx/checkpoint/json.hpp>
+#include <nnx/checkpoint/metrics_log.hpp>
+#include <nnx/interop/npz.hpp>
+#include <nnx/interop/safetensors.hpp>
+#include <nnx/interop/torch.hpp>
 #include <nnx/models.hpp>
 
 #include "fuzz_util.hpp"
@@ -68,7 +72,7 @@ void step_dir_seeds(const fs::path& out, const fs::path& step_dir) {
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path out = argv[1];
-  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir"}) {
+  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir", "safetensors", "npz", "metrics_log"}) {
     std::filesystem::remove_all(out / t);  // written afresh: the array files are never overwritten
     std::filesystem::create_directories(out / t);
   }
@@ -83,6 +87,25 @@ int main(int argc, char** argv) {
   dtypes.set(nnx::Path{"i64"}, nnx::Variable(nnx::Kind::from_name("Custom"), nnx::Array::scalar<std::int64_t>(7), {{"k", "v"}}));
   dtypes.set(nnx::Path{"u32"}, nnx::RngCount(nnx::Array::zeros({0}, nnx::DType::uint32)));
   nnx::checkpoint::write_array_file((out / "array_file/dtypes.nnxa").string(), dtypes);
+  // safetensors: nnx's own (kinds, odd paths, metadata), a PyTorch convention file, an empty one.
+  dtypes.set(nnx::Path{"odd.key", "7"}, nnx::Param(nnx::Array::ones({1}, nnx::DType::float32)));
+  nnx::interop::save_safetensors((out / "safetensors/dtypes.safetensors").string(), dtypes, {.metadata = {{"k", "v"}}});
+  nnx::interop::save_safetensors((out / "safetensors/mlp.safetensors").string(), nnx::state(model));
+  nnx::interop::save_torch_safetensors((out / "safetensors/torch.safetensors").string(), nnx::state(model),
+                                       nnx::interop::torch_sequential({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1}));
+  nnx::interop::write_safetensors((out / "safetensors/empty.safetensors").string(), {});
+  // npz: every dtype under flat names, and an empty archive.
+  std::vector<nnx::interop::NamedArray> npz;
+  for (const auto& [path, var] : dtypes) npz.push_back({nnx::interop::safetensors_name(path), var.value});
+  nnx::interop::write_npz((out / "npz/dtypes.npz").string(), npz);
+  nnx::interop::write_npz((out / "npz/empty.npz").string(), {});
+  // The metrics log: what Resumable writes.
+  {
+    nnx::checkpoint::MetricsLog log((out / "metrics_log").string(), [] { return std::int64_t{1764500000000}; });
+    log.append(20, {{"train_loss", 0.6374882459640503}});
+    log.append(200, {{"val_accuracy", 0.9}, {"val_loss", 0.25}}, "save");
+    log.restart_at(200);
+  }
   // Metadata: a real step's.
   const auto dir = out / "scratch";
   std::filesystem::remove_all(dir);

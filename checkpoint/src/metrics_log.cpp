@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "io.hpp"
+#include "json_text.hpp"
 #include "metadata.hpp"
 
 namespace nnx::checkpoint {
@@ -19,49 +20,9 @@ namespace {
 constexpr std::uint64_t kMaxLogBytes = 256ull << 20;
 constexpr std::size_t kMaxLineBytes = 64 << 10;
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
-    i += n;
-  }
-  return true;
-}
+bool valid_utf8(std::string_view s) { return json::utf8_error_offset(s) == s.size(); }
 
-// A code point below 0x10000 (no surrogates) as UTF-8.
-void append_utf8(std::string& out, unsigned code) {
-  if (code < 0x80) {
-    out.push_back(static_cast<char>(code));
-  } else if (code < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | code >> 6));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xe0 | code >> 12));
-    out.push_back(static_cast<char>(0x80 | (code >> 6 & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3f)));
-  }
-}
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
+using json::append_string;
 
 void append_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
@@ -141,37 +102,9 @@ class LineParser {
     ++i_;
   }
   std::string string_value() {
-    expect('"');
-    std::string out;
-    while (true) {
-      if (i_ >= s_.size()) fail("an unterminated string");
-      const char c = s_[i_++];
-      if (c == '"') break;
-      if (static_cast<unsigned char>(c) < 0x20) fail("a control character in a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      const char esc = peek();
-      ++i_;
-      switch (esc) {
-        case '"': case '\\': case '/': out += esc; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          unsigned code = 0;
-          const auto r = std::from_chars(s_.data() + i_, s_.data() + std::min(i_ + 4, s_.size()), code, 16);
-          if (r.ec != std::errc() || r.ptr != s_.data() + i_ + 4 || (code >= 0xd800 && code < 0xe000)) fail("a bad \\u escape");
-          i_ += 4;
-          append_utf8(out, code);
-          break;
-        }
-        default: fail("a bad escape");
-      }
-    }
+    json::Cursor c(s_, where_ + ": not a metrics log entry", "the line is damaged", i_);
+    std::string out = c.read_string();
+    i_ = c.offset();
     if (!valid_utf8(out)) fail("a string that is not UTF-8");
     return out;
   }
