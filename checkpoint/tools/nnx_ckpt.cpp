@@ -7,6 +7,8 @@
 //   nnx-ckpt digest DIR [--step N] [--item I]  a hash of paths and values only
 //   nnx-ckpt diff DIR STEP_A STEP_B            paths added, removed, changed
 //   nnx-ckpt plot DIR -o curves.svg            loss and accuracy curves from DIR/metrics.jsonl
+//   nnx-ckpt export DIR -o model.safetensors   a State item to safetensors or npz (--torch: PyTorch's names)
+//   nnx-ckpt import FILE --into DIR --step N   safetensors or npz into a committed step (export_import.hpp)
 //
 // Exit status: 0 success; 1 verify found damage or diff found differences; 2 bad usage or an
 // unreadable directory. The directory is opened read-only: a training run may write meanwhile.
@@ -22,6 +24,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "export_import.hpp"
 #include "plot.hpp"
 
 #define XXH_INLINE_ALL
@@ -308,12 +311,30 @@ int main(int argc, char** argv) {
   plot->add_option("DIR", dir, "checkpoint directory")->required();
   plot->add_option("-o,--output", out, "the SVG file to write")->required();
 
+  nnx_ckpt::ExportArgs ex;
+  auto* exp = app.add_subcommand("export", "a State item of a step to safetensors or npz, read by PyTorch, numpy, JAX");
+  exp->add_option("DIR", ex.dir, "checkpoint directory")->required();
+  exp->add_option("--step", ex.step, "the step (default: the latest)");
+  exp->add_option("--item", ex.item, "the State item (default: 'default')");
+  exp->add_option("--format", ex.format, "safetensors or npz (default: from the file name)")->check(CLI::IsMember({"safetensors", "npz"}));
+  exp->add_flag("--torch", ex.torch, "PyTorch's names and layouts: a models::MLP state as nn.Sequential's state_dict");
+  exp->add_option("-o,--output", ex.out, "the file to write")->required();
+  nnx_ckpt::ImportArgs im;
+  auto* imp = app.add_subcommand("import", "a safetensors or npz file into a normal committed step");
+  imp->add_option("FILE", im.file, "the weights file")->required();
+  imp->add_option("--into", im.dir, "checkpoint directory (created if missing)")->required();
+  imp->add_option("--step", im.step, "the step to write")->required();
+  imp->add_option("--item", im.item, "the State item (default: 'default')");
+  imp->add_option("--format", im.format, "safetensors or npz (default: from the file name)")->check(CLI::IsMember({"safetensors", "npz"}));
+  imp->add_option("--like", im.like, "a step of DIR whose item gives the structure: kinds, dtypes, strict paths");
+  imp->add_flag("--torch", im.torch, "the file is a PyTorch state_dict of the nn.Sequential equal to the --like step's MLP");
+
   // CLI11 reports an unknown subcommand as "A subcommand is required": name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
-    for (const auto* sub : {list, show, verify, digest, diff, plot}) known = known || sub->get_name() == argv[1];
+    for (const auto* sub : {list, show, verify, digest, diff, plot, exp, imp}) known = known || sub->get_name() == argv[1];
     if (!known) {
-      std::cerr << "nnx-ckpt: unknown subcommand '" << argv[1] << "'; expected list, show, verify, digest, diff or plot (see --help)\n";
+      std::cerr << "nnx-ckpt: unknown subcommand '" << argv[1] << "'; expected list, show, verify, digest, diff, plot, export or import (see --help)\n";
       return 2;
     }
   }
@@ -330,6 +351,8 @@ int main(int argc, char** argv) {
     if (digest->parsed()) return cmd_digest(dir, step, item);
     if (diff->parsed()) return cmd_diff(dir, step_a, step_b);
     if (plot->parsed()) return cmd_plot(dir, out);
+    if (exp->parsed()) return nnx_ckpt::cmd_export(ex);
+    if (imp->parsed()) return nnx_ckpt::cmd_import(im);
   } catch (const std::exception& e) {
     std::cerr << "nnx-ckpt: " << e.what() << "\n";
     return 2;

@@ -13,6 +13,7 @@
 
 #include "nnx/checkpoint/error.hpp"
 #include "nnx/interop/npz.hpp"
+#include "nnx/interop/safetensors.hpp"
 #include "npy.hpp"
 
 namespace nnx::interop {
@@ -174,6 +175,29 @@ void write_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
     (void)::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void save_npz(const std::string& path, const State& state) {
+  std::vector<NamedArray> arrays;
+  std::set<std::string> names;
+  for (const auto& [p, var] : state) {
+    std::string name = safetensors_name(p);
+    if (!names.insert(name).second)
+      throw CheckpointError(ErrorCode::usage, "save_npz: two paths have the name '" + name + "' (" + p.str() +
+                                                  " is one); rename one, or save as safetensors, which records paths");
+    arrays.push_back({std::move(name), var.value});
+  }
+  write_npz(path, arrays);
+}
+
+State load_npz(const std::string& path) {
+  State state;
+  for (auto& a : read_npz(path)) {
+    const Path p = path_from_safetensors_name(a.name);
+    if (state.contains(p)) fail(ErrorCode::corrupted, path, "two entries give the path " + p.str());
+    state.set(p, Param(std::move(a.array)));
+  }
+  return state;
 }
 
 }  // namespace nnx::interop

@@ -4,6 +4,8 @@
 //   nnx::interop::write_npz("weights.npz", {{"layers.0.kernel", kernel}, {"layers.0.bias", bias}});
 //   // Python: numpy.load("weights.npz")["layers.0.kernel"]
 //   std::vector<nnx::interop::NamedArray> arrays = nnx::interop::read_npz("from_numpy.npz");
+//   nnx::interop::save_npz("model.npz", nnx::state(model));   // names: layers.0.kernel (safetensors.hpp's rule)
+//   nnx::State s = nnx::interop::load_npz("model.npz");        // Params at the paths the names give
 //
 // An npz is a zip archive of "<name>.npy" entries (numpy.savez: stored; savez_compressed: deflate;
 // both are read). A .npy is: the magic "\x93NUMPY", version 1.0 (2.0 and 3.0 read too: a 4-byte
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "nnx/array.hpp"
+#include "nnx/state.hpp"
 
 namespace nnx::interop {
 
@@ -39,6 +42,13 @@ void write_npz(const std::string& path, const std::vector<NamedArray>& arrays);
 std::vector<NamedArray> read_npz(const std::string& path);
 // The same from bytes in memory; `name` is what errors call them.
 std::vector<NamedArray> read_npz_bytes(const void* data, std::size_t size, const std::string& name);
+
+// A State as an npz under the flat names of safetensors.hpp (layers/0/kernel -> "layers.0.kernel").
+// npz has no place for kinds or variable metadata: they are not saved (use safetensors to keep them),
+// and load_npz gives Params at the paths the names give (canonical decimal components: integer keys).
+// Two paths with one name are refused.
+void save_npz(const std::string& path, const State& state);
+State load_npz(const std::string& path);
 
 // One .npy: its bytes, and an Array from bytes (errors name `where`).
 std::string npy_bytes(const Array& array);
