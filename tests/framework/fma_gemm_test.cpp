@@ -36,6 +36,19 @@ std::vector<nnx::FmaPath> fma_test_paths() {
   return out;
 }
 
+// Calls f() on every FMA path this CPU has, at 1 and at 2 threads (both named when a check fails).
+template <class F> void on_every_fma_setting(F&& f) {
+  for (nnx::FmaPath path : fma_test_paths())
+    for (int threads : {1, 2}) {
+      const std::string path_name = nnx::fma_path_name(path);
+      CAPTURE(path_name);
+      CAPTURE(threads);
+      nnx::set_fma_path(path);
+      nnx::set_num_threads(threads);
+      f();
+    }
+}
+
 bool same_bits(const Array& a, const Array& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() &&
          std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
@@ -103,21 +116,15 @@ template <class T> void check_fma_gemm_shape(const GemmShape& s, std::uint64_t s
   const Array c_ref = fma_chain_reference<T>(ops.a.value, false, ops.b.value, false, rows, s.n, s.k, c_shape);
   const Array da_ref = fma_chain_reference<T>(g, false, ops.b.value, true, rows, s.k, s.n, a_shape);
   const Array db_ref = fma_chain_reference<T>(ops.a.value, true, g, false, s.k, s.n, rows, {s.k, s.n});
-  for (nnx::FmaPath path : fma_test_paths())
-    for (int threads : {1, 2}) {
-      const std::string path_name = nnx::fma_path_name(path);
-      CAPTURE(path_name);
-      CAPTURE(threads);
-      nnx::set_fma_path(path);
-      nnx::set_num_threads(threads);
-      auto [loss, c, grads] = nnx::value_and_grad(ops, [&](GemmOperands& o) {
-        Array y = nnx::matmul(o.a.value, o.b.value);
-        return std::pair{nnx::sum(nnx::mul(y, g)), y};
-      });
-      CHECK(same_bits(c, c_ref));
-      CHECK(same_bits(grads.at("a").value, da_ref));
-      CHECK(same_bits(grads.at("b").value, db_ref));
-    }
+  on_every_fma_setting([&] {
+    auto [loss, c, grads] = nnx::value_and_grad(ops, [&](GemmOperands& o) {
+      Array y = nnx::matmul(o.a.value, o.b.value);
+      return std::pair{nnx::sum(nnx::mul(y, g)), y};
+    });
+    CHECK(same_bits(c, c_ref));
+    CHECK(same_bits(grads.at("a").value, da_ref));
+    CHECK(same_bits(grads.at("b").value, db_ref));
+  });
 }
 
 // 200 SGD steps of a small MLP whose first layer is large enough to be split across 2 threads;
@@ -192,15 +199,7 @@ TEST_CASE("fma path: a short training run ends with the same parameters on every
   nnx::set_num_threads(1);
   const std::uint64_t start_up = fma_training_digest();  // the path NNX_FMA_PATH or cpuid chose
   CHECK(start_up == kFmaTrainingDigest);
-  for (nnx::FmaPath path : fma_test_paths())
-    for (int threads : {1, 2}) {
-      const std::string path_name = nnx::fma_path_name(path);
-      CAPTURE(path_name);
-      CAPTURE(threads);
-      nnx::set_fma_path(path);
-      nnx::set_num_threads(threads);
-      CHECK(fma_training_digest() == kFmaTrainingDigest);
-    }
+  on_every_fma_setting([] { CHECK(fma_training_digest() == kFmaTrainingDigest); });
 }
 
 TEST_CASE("fma path: names, availability, and a path the CPU lacks is refused") {

@@ -1,6 +1,7 @@
-// The deterministic product's driver: which path runs (cpuid, NNX_FMA_PATH, set_fma_path), the
-// packing of B into the panels the kernels read, and the split across threads — by rows of C, or
-// by column panels when there are too few rows; never inside a sum (gemm.hpp's contract).
+// The deterministic product's driver: which path runs (cpuid, NNX_FMA_PATH, set_fma_path) and the
+// split across threads — by rows of C, or by column panels when there are too few rows; never
+// inside a sum (gemm.hpp's contract). Each thread packs the panels of B it reads into its own
+// buffer, so the threads never wait for one another inside a product.
 #include "gemm.hpp"
 
 #include <omp.h>
@@ -93,20 +94,6 @@ template <class T> const Kernel<T>& kernel_of(const PathKernels& k) {
   else return k.f64;
 }
 
-// Panel p of op(B) (k x n, element [kk, j] at b[kk*rs + j*cs]): k rows of nr values, zeros past n.
-template <class T>
-void pack_panel(const T* b, std::ptrdiff_t rs, std::ptrdiff_t cs, std::ptrdiff_t n, std::ptrdiff_t k, int nr,
-                std::ptrdiff_t p, T* packed) {
-  const std::ptrdiff_t col0 = p * nr;
-  const std::ptrdiff_t cols = std::min<std::ptrdiff_t>(nr, n - col0);
-  T* out = packed + p * k * nr;
-  for (std::ptrdiff_t kk = 0; kk < k; ++kk, out += nr) {
-    const T* row = b + kk * rs + col0 * cs;
-    for (std::ptrdiff_t q = 0; q < cols; ++q) out[q] = row[q * cs];
-    std::fill(out + cols, out + nr, T(0));
-  }
-}
-
 // Below this many multiply-adds a second thread costs more than it saves.
 constexpr double kParallelWork = 1 << 18;
 }  // namespace
@@ -122,31 +109,29 @@ void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::int64_t
   const Kernel<T>& kernel = kernel_of<T>(current_kernels());
   const std::ptrdiff_t panels = (n + kernel.nr - 1) / kernel.nr;
   const std::ptrdiff_t row_blocks = (m + kernel.mr - 1) / kernel.mr;
-  static thread_local std::vector<T> packed;
-  if (packed.size() < static_cast<std::size_t>(panels * k * kernel.nr))
-    packed.resize(static_cast<std::size_t>(panels * k * kernel.nr));
-  T* const buffer = packed.data();  // (inside the parallel region, `packed` would be each thread's own)
-  const std::ptrdiff_t b_rs = trans_b ? 1 : n, b_cs = trans_b ? k : 1;
-  const Job<T> job{a, trans_a ? 1 : k, trans_a ? m : 1, buffer, c, m, n, k};
-
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (threads <= 1 || work < kParallelWork || (row_blocks < 2 && panels < 2)) {
-    for (std::ptrdiff_t p = 0; p < panels; ++p) pack_panel(b, b_rs, b_cs, n, k, kernel.nr, p, buffer);
+  const int parts = threads <= 1 || work < kParallelWork || (row_blocks < 2 && panels < 2) ? 1 : threads;
+  // One packed panel per thread, kept from call to call (it grows to the largest k x nr seen).
+  static thread_local std::vector<T> buffer;
+  const std::size_t panel_size = static_cast<std::size_t>(k * kernel.nr);
+  if (buffer.size() < panel_size * static_cast<std::size_t>(parts)) buffer.resize(panel_size * static_cast<std::size_t>(parts));
+  T* const panels_of_threads = buffer.data();  // (inside the parallel region, `buffer` would be each thread's own)
+  const Job<T> job{a, trans_a ? 1 : k, trans_a ? m : 1, b, trans_b ? 1 : n, trans_b ? k : 1, c, m, n, k, panels_of_threads};
+  if (parts == 1) {
     kernel.run(job, 0, m, 0, panels);
     return;
   }
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(parts)
   {
-#pragma omp for schedule(static)
-    for (std::ptrdiff_t p = 0; p < panels; ++p) pack_panel(b, b_rs, b_cs, n, k, kernel.nr, p, buffer);
-    // (the implicit barrier: every panel is packed before any thread reads one)
-    const std::ptrdiff_t t = omp_get_thread_num(), parts = omp_get_num_threads();
-    if (row_blocks >= parts) {
-      const std::ptrdiff_t r0 = row_blocks * t / parts * kernel.mr, r1 = row_blocks * (t + 1) / parts * kernel.mr;
-      if (r0 < r1) kernel.run(job, r0, std::min<std::ptrdiff_t>(r1, m), 0, panels);
+    const std::ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    Job<T> mine = job;
+    mine.panel = panels_of_threads + static_cast<std::size_t>(t) * panel_size;
+    if (row_blocks >= nt) {
+      const std::ptrdiff_t r0 = row_blocks * t / nt * kernel.mr, r1 = row_blocks * (t + 1) / nt * kernel.mr;
+      if (r0 < r1) kernel.run(mine, r0, std::min<std::ptrdiff_t>(r1, m), 0, panels);
     } else {
-      const std::ptrdiff_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
-      if (p0 < p1) kernel.run(job, 0, m, p0, p1);
+      const std::ptrdiff_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+      if (p0 < p1) kernel.run(mine, 0, m, p0, p1);
     }
   }
 }

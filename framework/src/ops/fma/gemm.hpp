@@ -15,17 +15,20 @@
 
 namespace nnx::detail::fma {
 
-// One product's operands as the kernels see them. op(A)[i,k] = a[i*a_rs + k*a_cs] (strides give
-// the transposes); B has been packed into panels (pack_b's layout for the path's nr).
+// One product's operands as the kernels see them: op(A)[i,k] = a[i*a_rs + k*a_cs] and
+// op(B)[k,j] = b[k*b_rs + j*b_cs] (strides give the transposes).
 template <class T> struct Job {
   const T* a;
   std::ptrdiff_t a_rs, a_cs;
-  const T* packed_b;  // panel p: k rows of nr values, columns p*nr ..; columns past n are zeros
-  T* c;               // m x n, row-major
+  const T* b;
+  std::ptrdiff_t b_rs, b_cs;
+  T* c;  // m x n, row-major
   std::ptrdiff_t m, n, k;
+  T* panel;  // the calling thread's own k x nr values: one column panel of op(B), packed
 };
 
-// What one path computes: rows [r0, r1) of C (r0 a multiple of mr) for column panels [p0, p1).
+// What one path computes: rows [r0, r1) of C (r0 a multiple of mr) for column panels [p0, p1)
+// (columns p*nr .. p*nr+nr-1), packing each panel into job.panel first.
 template <class T> struct Kernel {
   int mr, nr;  // register block: rows x columns (nr = vectors x lanes)
   void (*run)(const Job<T>& job, std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t p0, std::ptrdiff_t p1);

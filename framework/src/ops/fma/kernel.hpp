@@ -10,6 +10,20 @@
 
 #include "gemm.hpp"
 
+// V for an x86 vector type from its intrinsics' prefix and suffix: NNX_FMA_X86_VECTOR(Avx2F32,
+// float, __m256, 8, _mm256, ps) wraps _mm256_loadu_ps, _mm256_fmadd_ps, ... (avx2.cpp, avx512.cpp).
+#define NNX_FMA_X86_VECTOR(Name, Scalar, Reg, Lanes, Prefix, Suffix)                    \
+  struct Name {                                                                         \
+    using T = Scalar;                                                                   \
+    using reg = Reg;                                                                    \
+    static constexpr int lanes = Lanes;                                                 \
+    static reg zero() { return Prefix##_setzero_##Suffix(); }                           \
+    static reg load(const T* p) { return Prefix##_loadu_##Suffix(p); }                  \
+    static void store(T* p, reg r) { Prefix##_storeu_##Suffix(p, r); }                  \
+    static reg broadcast(T x) { return Prefix##_set1_##Suffix(x); }                     \
+    static reg fma(reg a, reg b, reg acc) { return Prefix##_fmadd_##Suffix(a, b, acc); } \
+  }
+
 namespace nnx::detail::fma {
 namespace {
 
@@ -64,8 +78,19 @@ inline void block(const Job<typename V::T>& j, std::ptrdiff_t i, int rows, std::
     for (int q = 0; q < cols; ++q) c[r * j.n + q] = tile[r * NR + q];
 }
 
-// Rows [r0, r1) x panels [p0, p1) of C. k is taken in blocks of KC so a panel's block stays in L1
-// while the row blocks sweep it (KC changes no bit: see gemm.hpp).
+// Columns col0 .. col0+cols-1 of op(B) into j.panel: k rows of NR values, zeros past cols.
+template <int NR, class T> void pack_panel(const Job<T>& j, std::ptrdiff_t col0, int cols) {
+  T* out = j.panel;
+  for (std::ptrdiff_t kk = 0; kk < j.k; ++kk, out += NR) {
+    const T* row = j.b + kk * j.b_rs + col0 * j.b_cs;
+    for (int q = 0; q < cols; ++q) out[q] = row[q * j.b_cs];
+    for (int q = cols; q < NR; ++q) out[q] = T(0);
+  }
+}
+
+// Rows [r0, r1) x panels [p0, p1) of C. Each panel is packed once (L2-sized: k x NR), then k is
+// taken in blocks of KC so a panel's block stays in L1 while the row blocks sweep it (KC changes
+// no bit: see gemm.hpp).
 template <class V, int MR, int NV>
 void run(const Job<typename V::T>& j, std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t p0, std::ptrdiff_t p1) {
   constexpr int NR = NV * V::lanes;
@@ -73,7 +98,8 @@ void run(const Job<typename V::T>& j, std::ptrdiff_t r0, std::ptrdiff_t r1, std:
   for (std::ptrdiff_t p = p0; p < p1; ++p) {
     const std::ptrdiff_t col0 = p * NR;
     const int cols = static_cast<int>(j.n - col0 < NR ? j.n - col0 : NR);
-    const typename V::T* panel = j.packed_b + p * j.k * NR;
+    pack_panel<NR>(j, col0, cols);
+    const typename V::T* panel = j.panel;
     for (std::ptrdiff_t k0 = 0; k0 < j.k; k0 += KC) {
       const std::ptrdiff_t kc = j.k - k0 < KC ? j.k - k0 : KC;
       for (std::ptrdiff_t i = r0; i < r1; i += MR) {
