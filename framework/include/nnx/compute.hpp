@@ -15,7 +15,7 @@
 //    machine, every FMA path and every thread count (docs/determinism.md). The forward product
 //    and both backward products (g.b^T, a^T.g) follow the same contract.
 //  * portable: Eigen's GEMM compiled for baseline x86-64 (SSE2, no FMA) with pinned blocking —
-//    bitwise the same results on every x86-64 machine, but 2-4x slower; the default of nnx up to
+//    bitwise the same results on every x86-64 machine, but 3-5x slower; the default of nnx up to
 //    0.1 (checkpoints trained with it continue on other bits under the new default).
 //  * openblas: OpenBLAS (runtime-dispatched AVX2 / AVX-512 kernels). Bitwise reproducible run
 //    after run on one machine with a fixed thread count only: another CPU may pick another
