@@ -216,3 +216,32 @@ TEST_CASE("fma path: names, availability, and a path the CPU lacks is refused") 
     CHECK(nnx::fma_path() == paths.back());  // the fastest available
   }
 }
+
+TEST_CASE("matmul backends: portable and openblas stay selectable; portable keeps 1 and 2 threads bitwise equal") {
+  FmaSettingsGuard guard;
+  std::mt19937_64 gen(7);
+  const Array a = wide_values<float>({70, 300}, gen), b = wide_values<float>({300, 40}, gen);
+  nnx::set_matmul_backend(nnx::MatmulBackend::deterministic);
+  const Array fused = nnx::matmul(a, b);
+  const Array magnitude = nnx::matmul(nnx::abs(a), nnx::abs(b));  // sum of |a[i,k] b[k,j]|
+  std::vector<nnx::MatmulBackend> others = {nnx::MatmulBackend::portable};
+  if (nnx::openblas_available()) others.push_back(nnx::MatmulBackend::openblas);
+  for (nnx::MatmulBackend backend : others) {
+    const std::string name = nnx::matmul_backend_name(backend);
+    CAPTURE(name);
+    nnx::set_matmul_backend(backend);
+    CHECK(nnx::matmul_backend() == backend);
+    nnx::set_num_threads(1);
+    const Array one = nnx::matmul(a, b);
+    CHECK_FALSE(same_bits(one, fused));  // another order and rounding: other last bits somewhere
+    const Array diff = nnx::sub(one, fused);
+    int far = 0;  // but the same product: within K float roundings of the magnitude
+    for (std::int64_t i = 0; i < diff.numel(); ++i)
+      far += std::abs(diff.data<float>()[i]) > 300 * 0x1p-24f * magnitude.data<float>()[i];
+    CHECK(far == 0);
+    if (backend == nnx::MatmulBackend::portable) {
+      nnx::set_num_threads(2);
+      CHECK(same_bits(nnx::matmul(a, b), one));
+    }
+  }
+}
