@@ -2,7 +2,7 @@
 //
 //   build/bin/bench_train [tiny|small|mnist] [sgd|adam] [threads] [seconds]
 //
-// One line of output: config optimizer threads steps_per_second matmul_backend (NNX_MATMUL picks it). The model, data, loss and
+// One line of output: config optimizer threads steps_per_second matmul_backend (NNX_MATMUL picks it; NNX_FMA_PATH the deterministic one's path). The model, data, loss and
 // initialisation match bench_torch_train: lecun-normal kernels, zero biases, softmax
 // cross-entropy on fixed inputs and labels.
 #include <cstdio>
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     nnx::train_step(model, opt, [&](nnx::models::MLP& m) { return nnx::softmax_cross_entropy(m(x), y); });
   };
   const double rate = bench::steps_per_second(step, args.seconds);
-  const char* backend = nnx::matmul_backend() == nnx::MatmulBackend::openblas ? "openblas" : "portable";
+  const char* backend = nnx::matmul_backend_name(nnx::matmul_backend());
   std::printf("%s %s %d %.1f %s\n", cfg.name, args.optimizer.c_str(), args.threads, rate, backend);
   return 0;
 }

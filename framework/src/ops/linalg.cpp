@@ -1,6 +1,7 @@
-// Matrix products and transposes, with gradients. Products run on Eigen's GEMM; large ones are
-// split by output rows across threads. Eigen's blocking is pinned (fixed cache sizes) so every
-// machine sums in the same order: determinism does not depend on the CPU's cache sizes.
+// Matrix products and transposes, with gradients. Products run on the backend of nnx/compute.hpp:
+// the deterministic FMA GEMM (fma/gemm.hpp), Eigen's GEMM or OpenBLAS. Eigen's products are split
+// by output rows across threads, and its blocking is pinned (fixed cache sizes) so every machine
+// sums in the same order: determinism does not depend on the CPU's cache sizes.
 #include <omp.h>
 #ifdef NNX_HAVE_OPENBLAS
 #include <cblas.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 
 #include "kernels.hpp"
+#include "fma/gemm.hpp"
 #include "../eigen.hpp"
 #include "nnx/ops.hpp"
 #include "nnx/compute.hpp"
@@ -31,11 +33,11 @@ std::atomic<int> g_threads{[] {
 
 std::atomic<MatmulBackend> g_backend{[] {
   const char* env = std::getenv("NNX_MATMUL");
+  if (env && std::string_view(env) == "portable") return MatmulBackend::portable;
 #ifdef NNX_HAVE_OPENBLAS
   if (env && std::string_view(env) == "openblas") return MatmulBackend::openblas;
 #endif
-  (void)env;
-  return MatmulBackend::portable;
+  return MatmulBackend::deterministic;
 }()};
 
 #ifdef NNX_HAVE_OPENBLAS
@@ -69,8 +71,11 @@ constexpr double kParallelWork = 1 << 18;
 // C (m x n) = op(A) * op(B); op transposes when asked. Row-major buffers.
 template <class T>
 void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, Eigen::Index m, Eigen::Index n, Eigen::Index k) {
+  const MatmulBackend backend = g_backend.load(std::memory_order_relaxed);
+  if (backend == MatmulBackend::deterministic)
+    return detail::fma::gemm<T>(trans_a, trans_b, a, b, c, m, n, k, g_threads.load(std::memory_order_relaxed));
 #ifdef NNX_HAVE_OPENBLAS
-  if (g_backend.load(std::memory_order_relaxed) == MatmulBackend::openblas && m > 0 && n > 0 && k > 0 &&
+  if (backend == MatmulBackend::openblas && m > 0 && n > 0 && k > 0 &&
       std::max({m, n, k}) < (Eigen::Index{1} << 31)) {
     blas_threads(g_threads.load(std::memory_order_relaxed));
     blas_gemm(trans_a, trans_b, a, b, c, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k));
@@ -133,11 +138,20 @@ bool openblas_available() {
 void set_matmul_backend(MatmulBackend backend) {
   if (backend == MatmulBackend::openblas && !openblas_available())
     throw Error("set_matmul_backend: this build of nnx has no OpenBLAS (install libopenblas-openmp-dev and rebuild); "
-                "the portable backend stays in use");
+                "the " + std::string(matmul_backend_name(matmul_backend())) + " backend stays in use");
   g_backend = backend;
 }
 
 MatmulBackend matmul_backend() { return g_backend.load(); }
+
+const char* matmul_backend_name(MatmulBackend backend) {
+  switch (backend) {
+    case MatmulBackend::deterministic: return "deterministic";
+    case MatmulBackend::portable: return "portable";
+    case MatmulBackend::openblas: return "openblas";
+  }
+  return "?";
+}
 
 Array matmul(const Array& a, const Array& b) {
   detail::check_same_dtype("matmul", a, b);

@@ -1,0 +1,118 @@
+// Internal: the one micro-kernel of the deterministic product, written once over a vector type V
+// and included by each path's translation unit (scalar.cpp, avx2.cpp, avx512.cpp) with V for its
+// instruction set. Everything here has internal linkage: a TU compiled with -mavx512f must not
+// hand the linker a weak copy of anything that another path could end up calling. For the same
+// reason this header includes no standard library header that brings inline functions.
+//
+// V provides: T, reg, lanes, zero(), load(p), store(p, r), broadcast(x), fma(a, b, acc) —
+// fma being one IEEE fused multiply-add per lane (the contract of gemm.hpp).
+#pragma once
+
+#include "gemm.hpp"
+
+// V for an x86 vector type from its intrinsics' prefix and suffix: NNX_FMA_X86_VECTOR(Avx2F32,
+// float, __m256, 8, _mm256, ps) wraps _mm256_loadu_ps, _mm256_fmadd_ps, ... (avx2.cpp, avx512.cpp).
+#define NNX_FMA_X86_VECTOR(Name, Scalar, Reg, Lanes, Prefix, Suffix)                    \
+  struct Name {                                                                         \
+    using T = Scalar;                                                                   \
+    using reg = Reg;                                                                    \
+    static constexpr int lanes = Lanes;                                                 \
+    static reg zero() { return Prefix##_setzero_##Suffix(); }                           \
+    static reg load(const T* p) { return Prefix##_loadu_##Suffix(p); }                  \
+    static void store(T* p, reg r) { Prefix##_storeu_##Suffix(p, r); }                  \
+    static reg broadcast(T x) { return Prefix##_set1_##Suffix(x); }                     \
+    static reg fma(reg a, reg b, reg acc) { return Prefix##_fmadd_##Suffix(a, b, acc); } \
+  }
+
+namespace nnx::detail::fma {
+namespace {
+
+// The block of c (rows x NV*lanes, row stride ldc) after k steps more of its FMA chains, over the
+// packed panel b (k rows of NV*lanes). `resume`: the chains continue from c, else start from +0.
+template <class V, int Rows, int NV>
+inline void micro(const typename V::T* a, std::ptrdiff_t a_rs, std::ptrdiff_t a_cs, const typename V::T* b,
+                  std::ptrdiff_t k, typename V::T* c, std::ptrdiff_t ldc, bool resume) {
+  constexpr int L = V::lanes;
+  typename V::reg acc[Rows][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = resume ? V::load(c + r * ldc + v * L) : V::zero();
+  for (std::ptrdiff_t kk = 0; kk < k; ++kk) {
+    typename V::reg bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + kk * NV * L + v * L);
+    const typename V::T* ak = a + kk * a_cs;
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const typename V::reg x = V::broadcast(ak[r * a_rs]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(x, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) V::store(c + r * ldc + v * L, acc[r][v]);
+}
+
+// micro for a block of `rows` (1 .. Rows) and `cols` (1 .. NV*lanes) of C: a partial block goes
+// through a local tile (its padded lanes compute on the zeros of the panel and are dropped).
+template <class V, int Rows, int NV>
+inline void block(const Job<typename V::T>& j, std::ptrdiff_t i, int rows, std::ptrdiff_t col0, int cols,
+                  const typename V::T* b, std::ptrdiff_t k0, std::ptrdiff_t kc) {
+  using T = typename V::T;
+  if constexpr (Rows > 1) {
+    if (rows < Rows) return block<V, Rows - 1, NV>(j, i, rows, col0, cols, b, k0, kc);
+  }
+  constexpr int NR = NV * V::lanes;
+  const T* a = j.a + i * j.a_rs + k0 * j.a_cs;
+  T* c = j.c + i * j.n + col0;
+  if (cols == NR) return micro<V, Rows, NV>(a, j.a_rs, j.a_cs, b, kc, c, j.n, k0 > 0);
+  T tile[Rows * NR] = {};
+  if (k0 > 0)
+    for (int r = 0; r < Rows; ++r)
+      for (int q = 0; q < cols; ++q) tile[r * NR + q] = c[r * j.n + q];
+  micro<V, Rows, NV>(a, j.a_rs, j.a_cs, b, kc, tile, NR, k0 > 0);
+  for (int r = 0; r < Rows; ++r)
+    for (int q = 0; q < cols; ++q) c[r * j.n + q] = tile[r * NR + q];
+}
+
+// Columns col0 .. col0+cols-1 of op(B) into j.panel: k rows of NR values, zeros past cols.
+template <int NR, class T> void pack_panel(const Job<T>& j, std::ptrdiff_t col0, int cols) {
+  T* out = j.panel;
+  for (std::ptrdiff_t kk = 0; kk < j.k; ++kk, out += NR) {
+    const T* row = j.b + kk * j.b_rs + col0 * j.b_cs;
+    for (int q = 0; q < cols; ++q) out[q] = row[q * j.b_cs];
+    for (int q = cols; q < NR; ++q) out[q] = T(0);
+  }
+}
+
+// Rows [r0, r1) x panels [p0, p1) of C. Each panel is packed once (L2-sized: k x NR), then k is
+// taken in blocks of KC so a panel's block stays in L1 while the row blocks sweep it (KC changes
+// no bit: see gemm.hpp).
+template <class V, int MR, int NV>
+void run(const Job<typename V::T>& j, std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t p0, std::ptrdiff_t p1) {
+  constexpr int NR = NV * V::lanes;
+  constexpr std::ptrdiff_t KC = 256;
+  for (std::ptrdiff_t p = p0; p < p1; ++p) {
+    const std::ptrdiff_t col0 = p * NR;
+    const int cols = static_cast<int>(j.n - col0 < NR ? j.n - col0 : NR);
+    pack_panel<NR>(j, col0, cols);
+    const typename V::T* panel = j.panel;
+    for (std::ptrdiff_t k0 = 0; k0 < j.k; k0 += KC) {
+      const std::ptrdiff_t kc = j.k - k0 < KC ? j.k - k0 : KC;
+      for (std::ptrdiff_t i = r0; i < r1; i += MR) {
+        const int rows = static_cast<int>(r1 - i < MR ? r1 - i : MR);
+        block<V, MR, NV>(j, i, rows, col0, cols, panel + k0 * NR, k0, kc);
+      }
+    }
+  }
+}
+
+template <class VF, int MRF, int NVF, class VD, int MRD, int NVD> constexpr PathKernels kernels() {
+  return {{MRF, NVF * VF::lanes, &run<VF, MRF, NVF>}, {MRD, NVD * VD::lanes, &run<VD, MRD, NVD>}};
+}
+
+}  // namespace
+}  // namespace nnx::detail::fma
