@@ -217,7 +217,7 @@ TEST_CASE("fma path: names, availability, and a path the CPU lacks is refused") 
   }
 }
 
-TEST_CASE("matmul backends: portable and openblas stay selectable; portable keeps 1 and 2 threads bitwise equal") {
+TEST_CASE("matmul backends: portable and openblas stay selectable, portable keeps 1 and 2 threads bitwise equal") {
   FmaSettingsGuard guard;
   std::mt19937_64 gen(7);
   const Array a = wide_values<float>({70, 300}, gen), b = wide_values<float>({300, 40}, gen);
