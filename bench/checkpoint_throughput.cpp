@@ -17,6 +17,8 @@
 #include <nnx/nnx.hpp>
 #include <vector>
 
+#include "disk.hpp"
+
 namespace {
 using Clock = std::chrono::steady_clock;
 
@@ -28,29 +30,6 @@ struct Stats {
 Stats stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return {v[v.size() / 2], v.front(), v.back()};
-}
-
-// A State of `params` float32 elements in arrays of at most 4M elements (like the layers of an MLP).
-nnx::State make_state(std::int64_t params) {
-  nnx::State s;
-  std::int64_t left = params;
-  for (int i = 0; left > 0; ++i) {
-    const std::int64_t n = std::min<std::int64_t>(left, 4 << 20);
-    nnx::Array a = nnx::Array::empty({n}, nnx::DType::float32);
-    float* p = a.mutable_data<float>();
-    for (std::int64_t k = 0; k < n; ++k) p[k] = static_cast<float>((k * 2654435761u) % 1000) * 1e-3f;
-    s.set(nnx::Path{"layers", i, "kernel"}, nnx::Param(a));
-    left -= n;
-  }
-  return s;
-}
-
-void plain_write(const std::string& path, const nnx::State& s) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  for (const auto& [p, v] : s)
-    if (::write(fd, v.value.raw_data(), v.value.nbytes()) != static_cast<ssize_t>(v.value.nbytes())) std::abort();
-  ::fsync(fd);
-  ::close(fd);
 }
 
 void plain_read(const std::string& path, nnx::State& s) {
@@ -74,13 +53,13 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   boost::filesystem::remove_all(dir);
   boost::filesystem::create_directories(dir);
-  nnx::State state = make_state(params);
+  nnx::State state = bench::make_state(params);
   const double mb = static_cast<double>(state.num_bytes()) / 1e6;
   std::vector<double> t_write, t_read, t_save, t_restore, t_verify, t_async;
   for (int r = 0; r < repeats; ++r) {
     const std::string raw = dir + "/raw.bin";
     auto t = Clock::now();
-    plain_write(raw, state);
+    bench::plain_write(raw, state);
     t_write.push_back(ms_since(t));
     nnx::State target = state.as_abstract();
     t = Clock::now();

@@ -21,30 +21,10 @@
 #include <nnx/nnx.hpp>
 #include <vector>
 
+#include "disk.hpp"
+
 namespace {
 using Clock = std::chrono::steady_clock;
-
-nnx::State make_state(std::int64_t params) {
-  nnx::State s;
-  std::int64_t left = params;
-  for (int i = 0; left > 0; ++i) {
-    const std::int64_t n = std::min<std::int64_t>(left, 4 << 20);
-    nnx::Array a = nnx::Array::empty({n}, nnx::DType::float32);
-    float* p = a.mutable_data<float>();
-    for (std::int64_t k = 0; k < n; ++k) p[k] = static_cast<float>((k * 2654435761u) % 1000) * 1e-3f;
-    s.set(nnx::Path{"layers", i, "kernel"}, nnx::Param(a));
-    left -= n;
-  }
-  return s;
-}
-
-void plain_write(const std::string& path, const nnx::State& s) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  for (const auto& [p, v] : s)
-    if (::write(fd, v.value.raw_data(), v.value.nbytes()) != static_cast<ssize_t>(v.value.nbytes())) std::abort();
-  if (::fsync(fd) != 0) std::abort();
-  ::close(fd);
-}
 
 // Into fresh buffers that all stay alive until the end, as an import's State holds them (freeing
 // each at once would let the allocator hand back the same, already faulted-in pages).
@@ -77,7 +57,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 20);  // large buffers fresh from the kernel on every side
   boost::filesystem::remove_all(dir);
   boost::filesystem::create_directories(dir);
-  const nnx::State state = make_state(params);
+  const nnx::State state = bench::make_state(params);
   const double mb = static_cast<double>(state.num_bytes()) / 1e6;
   const std::string raw = dir + "/raw.bin", st = dir + "/m.safetensors", npz = dir + "/m.npz";
   struct Row {
@@ -87,7 +67,7 @@ int main(int argc, char** argv) {
     std::string replaces;  // a write's file, removed before it is timed: no side pays for freeing the old one
   };
   std::vector<Row> rows = {
-      {"write+fsync (plain)", [&] { plain_write(raw, state); }, {}, raw},
+      {"write+fsync (plain)", [&] { bench::plain_write(raw, state); }, {}, raw},
       {"save_safetensors", [&] { nnx::interop::save_safetensors(st, state); }, {}, st},
       {"save_npz", [&] { nnx::interop::save_npz(npz, state); }, {}, npz},
       {"read (plain)", [&] { plain_read(raw, state); }, {}},
