@@ -7,6 +7,7 @@
 
 #include "nnx/checkpoint/error.hpp"
 #include "nnx/interop/npz.hpp"
+#include "guard.hpp"
 #include "npy.hpp"
 
 namespace nnx::interop {
@@ -124,7 +125,7 @@ class HeaderParser {
       const auto r = std::from_chars(s_.data() + i_, s_.data() + s_.size(), d);
       if (r.ec != std::errc() || d < 0) fail("a dimension is not a non-negative integer");
       i_ = static_cast<std::size_t>(r.ptr - s_.data());
-      if (shape.size() == 32) fail("more than 32 dimensions");
+      if (shape.size() == Shape::max_rank) fail("more than " + std::to_string(Shape::max_rank) + " dimensions (nnx's limit)");
       shape.push_back(d);
       spaces();
       if (peek() == ',') ++i_;
@@ -215,7 +216,8 @@ std::string npy_bytes(const Array& array) {
   return out;
 }
 
-Array parse_npy(const void* data, std::size_t size, const std::string& where) {
+namespace {
+Array parse_npy_unguarded(const void* data, std::size_t size, const std::string& where) {
   const auto* p = static_cast<const unsigned char*>(data);
   const NpyHeader h = read_npy_header(p, size, where);
   Array a = Array::empty(h.shape, h.dtype);
@@ -223,5 +225,11 @@ Array parse_npy(const void* data, std::size_t size, const std::string& where) {
   to_native_order(a, h.big_endian);
   return a;
 }
+}  // namespace
+
+Array parse_npy(const void* data, std::size_t size, const std::string& where) {
+  return checkpoint::guard_read(where, [&] { return parse_npy_unguarded(data, size, where); });
+}
+
 
 }  // namespace nnx::interop

@@ -14,6 +14,7 @@
 #include "nnx/checkpoint/error.hpp"
 #include "nnx/interop/npz.hpp"
 #include "nnx/interop/safetensors.hpp"
+#include "guard.hpp"
 #include "npy.hpp"
 
 namespace nnx::interop {
@@ -92,7 +93,7 @@ std::vector<NamedArray> read_entries(zip_t* z, const std::string& name) {
 }
 }  // namespace
 
-std::vector<NamedArray> read_npz(const std::string& path) {
+static std::vector<NamedArray> read_npz_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail(errno == ENOENT ? ErrorCode::not_found : ErrorCode::io, path, std::string("cannot be opened: ") + std::strerror(errno));
   struct stat st {};
@@ -109,7 +110,7 @@ std::vector<NamedArray> read_npz(const std::string& path) {
   return read_entries(z.get(), path);
 }
 
-std::vector<NamedArray> read_npz_bytes(const void* data, std::size_t size, const std::string& name) {
+static std::vector<NamedArray> read_npz_memory(const void* data, std::size_t size, const std::string& name) {
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_buffer_create(data, size, 0, &error);
@@ -123,6 +124,14 @@ std::vector<NamedArray> read_npz_bytes(const void* data, std::size_t size, const
   }
   zip_error_fini(&error);
   return read_entries(z.get(), name);
+}
+
+std::vector<NamedArray> read_npz(const std::string& path) {
+  return checkpoint::guard_read(checkpoint::quoted(path), [&] { return read_npz_file(path); });
+}
+
+std::vector<NamedArray> read_npz_bytes(const void* data, std::size_t size, const std::string& name) {
+  return checkpoint::guard_read(checkpoint::quoted(name), [&] { return read_npz_memory(data, size, name); });
 }
 
 void write_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
@@ -156,12 +165,19 @@ void write_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
     }
     zip_set_file_compression(z.get(), static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);  // as numpy.savez
   }
-  if (zip_close(z.get()) != 0) {
+  if (arrays.empty()) {  // libzip writes no file for an empty archive; numpy.savez() writes the 22-byte end record
+    z.reset();
+    static const char kEmptyZip[22] = {'P', 'K', 5, 6};
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const bool written = fd >= 0 && ::write(fd, kEmptyZip, sizeof kEmptyZip) == static_cast<ssize_t>(sizeof kEmptyZip);
+    if (fd >= 0) ::close(fd);
+    if (!written) fail(ErrorCode::io, tmp, std::string("cannot be written: ") + std::strerror(errno));
+  } else if (zip_close(z.get()) != 0) {
     const std::string message = zip_strerror(z.get());
     std::remove(tmp.c_str());
     fail(ErrorCode::io, tmp, "cannot be written: " + message);
   }
-  (void)z.release();  // zip_close freed it
+  (void)z.release();  // zip_close freed it (or it was discarded above)
   const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
   const bool synced = fd >= 0 && ::fsync(fd) == 0;
   if (fd >= 0) ::close(fd);
