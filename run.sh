@@ -64,7 +64,7 @@ case "${1:-}" in
 nnx demo — lesson 07's story: train an MLP on two spirals with Adam and dropout, saving a checkpoint
 every 200 steps; kill it with SIGKILL mid-way; start it again; it resumes from the latest committed
 step and ends with parameters bitwise identical to a run that was never interrupted.
-(The other lessons: build/bin/01_modules ... build/bin/09_best_checkpoints.)
+(The other lessons: build/bin/01_modules ... build/bin/10_from_pytorch.)
 
 TXT
     examples/resume_story.sh build/bin "${TMPDIR:-/tmp}/nnx-demo"

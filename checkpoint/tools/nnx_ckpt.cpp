@@ -12,6 +12,8 @@
 //
 // Exit status: 0 success; 1 verify found damage or diff found differences; 2 bad usage or an
 // unreadable directory. The directory is opened read-only: a training run may write meanwhile.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
@@ -261,8 +263,18 @@ int cmd_diff(const std::string& dir, std::int64_t a, std::int64_t b) {
   return differences ? 1 : 0;
 }
 
+// Whether anything (file, link, FIFO, ...) is at `path`; what it is, read_metrics_log checks.
+bool anything_at(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
 int cmd_plot(const std::string& dir, const std::string& out) {
-  const auto log = ckpt::read_metrics_log(dir + "/" + ckpt::kMetricsLogFile);
+  const std::string path = dir + "/" + ckpt::kMetricsLogFile;
+  if (!anything_at(path))
+    throw ckpt::CheckpointError(ckpt::ErrorCode::not_found, "'" + path + "' does not exist: nothing to plot; ckpt::Resumable "
+                                                             "writes it (run.log(step, metrics)), or write one with ckpt::MetricsLog");
+  const auto log = ckpt::read_metrics_log(path);
   std::optional<std::int64_t> best;
   try {
     best = open(dir).best_step();
