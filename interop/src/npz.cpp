@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "nnx/interop/npz.hpp"
 #include "nnx/interop/safetensors.hpp"
 #include "guard.hpp"
+#include "io.hpp"
 #include "npy.hpp"
 
 namespace nnx::interop {
@@ -168,10 +170,7 @@ void write_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
   if (arrays.empty()) {  // libzip writes no file for an empty archive; numpy.savez() writes the 22-byte end record
     z.reset();
     static const char kEmptyZip[22] = {'P', 'K', 5, 6};
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    const bool written = fd >= 0 && ::write(fd, kEmptyZip, sizeof kEmptyZip) == static_cast<ssize_t>(sizeof kEmptyZip);
-    if (fd >= 0) ::close(fd);
-    if (!written) fail(ErrorCode::io, tmp, std::string("cannot be written: ") + std::strerror(errno));
+    checkpoint::io::write_file_durably(tmp, std::string(kEmptyZip, sizeof kEmptyZip));
   } else if (zip_close(z.get()) != 0) {
     const std::string message = zip_strerror(z.get());
     std::remove(tmp.c_str());
@@ -185,12 +184,8 @@ void write_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
     std::remove(tmp.c_str());
     fail(ErrorCode::io, path, std::string("cannot be put in place: ") + std::strerror(errno));
   }
-  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + (path.rfind('/') == 0));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  const std::filesystem::path target(path);
+  checkpoint::io::sync_directory(target.has_parent_path() ? target.parent_path().string() : ".");
 }
 
 void save_npz(const std::string& path, const State& state) {
