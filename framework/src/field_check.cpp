@@ -42,26 +42,30 @@ std::string listed_fields(const Module& m) {
 }
 }  // namespace
 
-FieldCheck::FieldCheck(const GraphWalk& walk, const char* caller)
-    : caller_(caller), previous_(exchange_field_check(this)) {
-  variables_.reserve(walk.variables.size());
-  for (const auto& [path, var] : walk.variables) variables_.push_back(var);
-  std::sort(variables_.begin(), variables_.end(), std::less<const Variable*>());
-  objects_.reserve(walk.modules.size());
+FieldLayout FieldLayout::of(const GraphWalk& walk) {
+  FieldLayout layout;
+  layout.variables.reserve(walk.variables.size());
+  for (const auto& [path, var] : walk.variables) layout.variables.push_back(var);
+  std::sort(layout.variables.begin(), layout.variables.end(), std::less<const Variable*>());
+  layout.objects.reserve(walk.modules.size());
   for (const Module* m : walk.modules) {
     const auto begin = reinterpret_cast<std::uintptr_t>(dynamic_cast<const void*>(m));  // the complete object
-    objects_.push_back({begin, begin + m->object_size(), m});
+    layout.objects.push_back({begin, begin + m->object_size(), m});
   }
+  return layout;
 }
+
+FieldCheck::FieldCheck(const FieldLayout& layout, const char* caller)
+    : layout_(&layout), caller_(caller), previous_(exchange_field_check(this)) {}
 
 FieldCheck::~FieldCheck() { exchange_field_check(previous_); }
 
 void FieldCheck::check(const Variable& owner, const char* op) const {
   const auto at = reinterpret_cast<std::uintptr_t>(&owner);  // addresses as integers: comparable across objects
-  const Object* inside = nullptr;  // the innermost module object holding the Variable
-  for (const Object& o : objects_)
+  const FieldLayout::Object* inside = nullptr;  // the innermost module object holding the Variable
+  for (const FieldLayout::Object& o : layout_->objects)
     if (at >= o.begin && at < o.end && (!inside || o.end - o.begin < inside->end - inside->begin)) inside = &o;
-  if (!inside || std::binary_search(variables_.begin(), variables_.end(), &owner, std::less<const Variable*>()))
+  if (!inside || std::binary_search(layout_->variables.begin(), layout_->variables.end(), &owner, std::less<const Variable*>()))
     return;  // another object's Variable (a frozen target network, say), or one of the graph's
   const std::string type = inside->module->type_name();
   throw Error(std::string(caller_) + ": a " + owner.kind().name() + " " + owner.value.shape_dtype().str() + " inside a " + type +

@@ -1,6 +1,8 @@
 #include "graph_walk.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <typeinfo>
 
 #include "nnx/error.hpp"
 
@@ -162,6 +164,111 @@ GraphWalk walk_graph(Module& root, bool describe) {
   Walker w(describe);
   w.walk_root(root);
   return std::move(w.result);
+}
+
+}  // namespace nnx::detail
+
+namespace nnx::detail {
+
+namespace {
+
+// One thing the visit saw. `version` is a State's structure_version(), else 0.
+struct Seen {
+  enum class What : std::uint8_t { variable, module, shared, state, begin_list, begin_dict, end };
+  What what;
+  const void* address;
+  const std::type_info* type;
+  std::uint64_t version;
+  PathKey key{std::int64_t{0}};
+};
+
+// Visits the graph as the Walker does (each shared module entered once) and compares what it sees
+// with `seen`, overwriting it in place: no allocation once `seen` has its size.
+class Fingerprint final : public Visitor {
+ public:
+  Fingerprint(std::vector<Seen>& seen, std::vector<const Module*>& entered) : seen_(seen), entered_(entered) {}
+  bool same = true;
+
+  void visit_root(Module& root) {
+    entered_.clear();
+    entered_.push_back(&root);
+    note(Seen::What::module, PathKey(std::int64_t{0}), &root, &typeid(root));
+    root.visit(*this);
+    if (count_ != seen_.size()) same = false;
+    seen_.resize(count_);
+  }
+  void on_variable(const PathKey& key, Variable& v) override { note(Seen::What::variable, key, &v); }
+  void on_module(const PathKey& key, Module& m) override {
+    note(Seen::What::module, key, &m, &typeid(m));
+    m.visit(*this);
+  }
+  void on_shared(const PathKey& key, Module& m) override {
+    note(Seen::What::shared, key, &m, &typeid(m));
+    if (std::find(entered_.begin(), entered_.end(), &m) != entered_.end()) return;
+    entered_.push_back(&m);
+    m.visit(*this);
+  }
+  void on_attribute(const PathKey&, Attribute&) override {}
+  void on_state(const PathKey& key, State& s) override { note(Seen::What::state, key, &s, nullptr, s.structure_version()); }
+  void begin_container(const PathKey& key, ContainerKind kind) override {
+    note(kind == ContainerKind::list ? Seen::What::begin_list : Seen::What::begin_dict, key, nullptr);
+  }
+  void end_container() override { note(Seen::What::end, PathKey(std::int64_t{0}), nullptr); }
+
+ private:
+  void note(Seen::What what, const PathKey& key, const void* address, const std::type_info* type = nullptr,
+            std::uint64_t version = 0) {
+    if (count_ < seen_.size()) {
+      Seen& s = seen_[count_];
+      if (same && !(s.what == what && s.address == address && s.type == type && s.version == version && s.key == key))
+        same = false;
+      if (!same) s = Seen{what, address, type, version, key};
+    } else {
+      same = false;
+      seen_.push_back(Seen{what, address, type, version, key});
+    }
+    ++count_;
+  }
+
+  std::vector<Seen>& seen_;
+  std::size_t count_ = 0;
+  std::vector<const Module*>& entered_;  // shared modules entered so far
+};
+
+struct CacheEntry {
+  Module* root = nullptr;
+  std::vector<Seen> seen;
+  std::vector<const Module*> entered;
+  std::shared_ptr<const CachedWalk> walk;
+};
+
+std::atomic<std::uint64_t> g_generation{0};
+}  // namespace
+
+std::shared_ptr<const CachedWalk> cached_walk(Module& root) {
+  static constexpr std::size_t kRoots = 4;
+  static thread_local std::vector<CacheEntry> entries;  // most recently used first
+  auto it = std::find_if(entries.begin(), entries.end(), [&](const CacheEntry& e) { return e.root == &root; });
+  if (it == entries.end()) {
+    if (entries.size() < kRoots) entries.emplace_back();
+    it = entries.end() - 1;
+    it->root = &root;
+    it->seen.clear();
+    it->walk.reset();
+  }
+  std::rotate(entries.begin(), it, it + 1);
+  CacheEntry& e = entries.front();
+  Fingerprint fingerprint(e.seen, e.entered);
+  fingerprint.visit_root(root);
+  if (!fingerprint.same || !e.walk) {
+    e.walk.reset();  // if the walk throws, nothing stale is left behind
+    auto fresh = std::make_shared<CachedWalk>();
+    fresh->walk = walk_graph(root, false);
+    fresh->fields = FieldLayout::of(fresh->walk);
+    fresh->generation = g_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+    e.walk = std::move(fresh);
+  }
+  return e.walk;
 }
 
 }  // namespace nnx::detail

@@ -5,12 +5,10 @@
 
 namespace nnx::detail {
 
-InferenceScope::InferenceScope(Module& root, const char* caller) : InferenceScope(walk_graph(root, false), caller) {}
-
-InferenceScope::InferenceScope(const GraphWalk& walk, const char* caller)
-    : fields_(walk, caller), paused_tape_(Tape::pause()) {
-  modes_.reserve(walk.modules.size());
-  for (Module* m : walk.modules) {
+InferenceScope::InferenceScope(Module& root, const char* caller)
+    : walk_(cached_walk(root)), fields_(walk_->fields, caller), paused_tape_(Tape::pause()) {
+  modes_.reserve(walk_->walk.modules.size());
+  for (Module* m : walk_->walk.modules) {
     modes_.emplace_back(m, m->is_training());
     GraphAccess::set_training(*m, false);
   }

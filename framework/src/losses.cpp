@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "nnx/ops.hpp"
 #include "nnx/portable_math.hpp"
@@ -13,23 +14,42 @@ using detail::Grads;
 using detail::Node;
 
 namespace {
-std::vector<std::int64_t> labels_of(const char* op, const Array& labels, std::int64_t rows, std::int64_t classes) {
+// Checks the class labels (int32 or int64, one per row, each in [0, classes)) and calls
+// f(const L* labels) with their typed pointer.
+template <class F>
+void with_labels(const char* op, const Array& labels, std::int64_t rows, std::int64_t classes, F&& f) {
   if (labels.numel() != rows)
     throw Error(std::string(op) + ": expected " + std::to_string(rows) + " labels, got " + labels.shape_dtype().str());
-  std::vector<std::int64_t> out(static_cast<std::size_t>(rows));
-  if (labels.dtype() == DType::int32) {
-    for (std::int64_t i = 0; i < rows; ++i) out[static_cast<std::size_t>(i)] = labels.data<std::int32_t>()[i];
-  } else if (labels.dtype() == DType::int64) {
-    for (std::int64_t i = 0; i < rows; ++i) out[static_cast<std::size_t>(i)] = labels.data<std::int64_t>()[i];
-  } else {
+  auto check = [&](const auto* y) {
+    for (std::int64_t i = 0; i < rows; ++i)
+      if (y[i] < 0 || y[i] >= classes)
+        throw Error(std::string(op) + ": label " + std::to_string(y[i]) + " of row " + std::to_string(i) +
+                    " is outside [0, " + std::to_string(classes) + ")");
+    f(y);
+  };
+  if (labels.dtype() == DType::int32) check(labels.data<std::int32_t>());
+  else if (labels.dtype() == DType::int64) check(labels.data<std::int64_t>());
+  else
     throw Error(std::string(op) + ": labels must be int32 or int64 class indices, got " + labels.shape_dtype().str() +
                 " (for probability targets use softmax_cross_entropy_with_probs)");
+}
+
+// One row of softmax cross-entropy: writes the probabilities, returns -log p[y]. Every sum runs
+// over the classes in order, so the result does not depend on how rows are vectorised or split.
+// float rows use float arithmetic (portable::expf / logf), double rows double.
+template <class T> double softmax_row(const T* x, T* p, std::int64_t classes, std::int64_t y) {
+  T m = x[0];
+  for (std::int64_t c = 1; c < classes; ++c) m = x[c] > m ? x[c] : m;
+  T s = 0;
+  for (std::int64_t c = 0; c < classes; ++c) {
+    if constexpr (std::is_same_v<T, float>) p[c] = portable::expf(x[c] - m);
+    else p[c] = portable::exp(x[c] - m);
+    s += p[c];
   }
-  for (std::int64_t i = 0; i < rows; ++i)
-    if (out[static_cast<std::size_t>(i)] < 0 || out[static_cast<std::size_t>(i)] >= classes)
-      throw Error(std::string(op) + ": label " + std::to_string(out[static_cast<std::size_t>(i)]) + " of row " +
-                  std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
-  return out;
+  const T inv = T(1) / s;
+  for (std::int64_t c = 0; c < classes; ++c) p[c] *= inv;
+  if constexpr (std::is_same_v<T, float>) return static_cast<double>(portable::logf(s) - (x[y] - m));
+  else return portable::log(s) - (x[y] - m);
 }
 // s.astype(dtype), differentiable: Array::astype is not recorded on the tape, so without this the
 // gradient of a penalty term of another dtype than the first would be silently lost.
@@ -54,36 +74,31 @@ Array softmax_cross_entropy(const Array& logits, const Array& labels) {
   const std::int64_t classes = logits.dim(-1);
   const std::int64_t rows = classes ? logits.numel() / classes : 0;
   if (rows == 0) throw Error("softmax_cross_entropy: empty batch " + logits.shape_dtype().str());
-  const std::vector<std::int64_t> y = labels_of("softmax_cross_entropy", labels, rows, classes);
   Array probs = Array::empty(logits.shape(), logits.dtype());
-  double total = 0;
+  double total = 0;  // summed over rows in order
   detail::floating("softmax_cross_entropy", logits, [&](auto t) {
     using T = decltype(t);
     const T* x = logits.data<T>();
     T* p = probs.mutable_data<T>();
-    std::vector<double> e(static_cast<std::size_t>(classes));
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const T* row = x + r * classes;
-      const double m = *std::max_element(row, row + classes);
-      double s = 0;
-      for (std::int64_t c = 0; c < classes; ++c) s += (e[static_cast<std::size_t>(c)] = portable::exp(row[c] - m));
-      const double inv_s = 1.0 / s;
-      for (std::int64_t c = 0; c < classes; ++c) p[r * classes + c] = static_cast<T>(e[static_cast<std::size_t>(c)] * inv_s);
-      total += -(row[y[static_cast<std::size_t>(r)]] - m - portable::log(s));
-    }
+    with_labels("softmax_cross_entropy", labels, rows, classes, [&](const auto* y) {
+      for (std::int64_t r = 0; r < rows; ++r) total += softmax_row(x + r * classes, p + r * classes, classes, y[r]);
+    });
   });
   Array loss = Array::full({}, logits.dtype(), total / static_cast<double>(rows));
   const detail::Rule rule = [](const Array& g, const Node& n, Grads& d) {
     const Array& probs = n.saved[0];
     const std::int64_t classes = probs.dim(-1), rows = probs.numel() / classes;
-    const std::vector<std::int64_t> y = labels_of("softmax_cross_entropy", n.saved[1], rows, classes);
-    Array gl = probs.copy();  // (softmax - onehot) * g / rows
+    Array gl = Array::empty(probs.shape(), probs.dtype());  // (softmax - onehot) * g / rows
     detail::floating("softmax_cross_entropy backward", gl, [&](auto t) {
       using T = decltype(t);
-      T* p = gl.mutable_data<T>();
-      const double k = static_cast<double>(g.data<T>()[0]) / static_cast<double>(rows);
-      for (std::int64_t r = 0; r < rows; ++r) p[r * classes + y[static_cast<std::size_t>(r)]] -= T(1);
-      for (std::int64_t i = 0; i < gl.numel(); ++i) p[i] = static_cast<T>(p[i] * k);
+      const T* p = probs.data<T>();
+      T* out = gl.mutable_data<T>();
+      const T k = static_cast<T>(static_cast<double>(g.data<T>()[0]) / static_cast<double>(rows));
+      with_labels("softmax_cross_entropy", n.saved[1], rows, classes, [&](const auto* y) {
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t c = 0; c < classes; ++c)
+            out[r * classes + c] = (p[r * classes + c] - (c == y[r] ? T(1) : T(0))) * k;
+      });
     });
     d[0] = std::move(gl);
   };
@@ -163,9 +178,10 @@ double accuracy(const Array& logits, const Array& labels) {
     const Array x = logits.astype(DType::float64);
     for (std::int64_t r = 0; r < rows; ++r) correct += (x.data<double>()[r] > 0) == (y.data<std::int64_t>()[r] != 0);
   } else {
-    const std::vector<std::int64_t> y = labels_of("accuracy", labels, rows, classes);
     const Array predicted = argmax(logits);
-    for (std::int64_t r = 0; r < rows; ++r) correct += predicted.data<std::int32_t>()[r] == y[static_cast<std::size_t>(r)];
+    with_labels("accuracy", labels, rows, classes, [&](const auto* y) {
+      for (std::int64_t r = 0; r < rows; ++r) correct += predicted.data<std::int32_t>()[r] == y[r];
+    });
   }
   return static_cast<double>(correct) / static_cast<double>(rows);
 }

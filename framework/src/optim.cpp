@@ -249,7 +249,7 @@ GradientTransformation chain(std::vector<GradientTransformation> transforms) {
 namespace {
 std::vector<std::pair<Path, Variable*>> selected(Module& model, const Filter& wrt) {
   std::vector<std::pair<Path, Variable*>> out;
-  for (auto& [path, var] : detail::walk_graph(model, false).variables)
+  for (auto& [path, var] : detail::cached_walk(model)->walk.variables)
     if (wrt(path, *var)) out.emplace_back(path, var);
   return out;
 }
@@ -264,8 +264,10 @@ Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt
                   "; only floating-point variables can be optimized (select them with the wrt filter)");
     param_paths_.push_back(path);
   }
-  for (std::size_t s = 0; s < tx_.stages.size(); ++s)
-    for (const std::string& slot : tx_.stages[s]->slots()) {
+  for (std::size_t s = 0; s < tx_.stages.size(); ++s) {
+    const std::vector<std::string> slots = tx_.stages[s]->slots();
+    stage_slots_.push_back(slots.size());
+    for (const std::string& slot : slots) {
       const Path prefix = tx_.chained ? Path{PathKey(s), PathKey(slot)} : Path{PathKey(slot)};
       std::vector<Path> column;
       for (auto& [path, var] : params) {
@@ -274,15 +276,20 @@ Optimizer::Optimizer(Module& model, optim::GradientTransformation tx, Filter wrt
       }
       slot_paths_.push_back(std::move(column));
     }
+  }
 }
 
 std::int64_t Optimizer::num_steps() const { return step.value.item<std::int64_t>(); }
 
-void Optimizer::update(Module& model, State grads) {
+void Optimizer::check_transformation() const {
   if (!has_transformation_)
     throw Error("Optimizer::update: this Optimizer was built by nnx::merge or nnx::clone, which carry only its "
                 "declared fields (step, opt_state), not the gradient transformation; construct it with "
                 "nnx::Optimizer(model, tx) and load the saved state with nnx::update(optimizer, state)");
+}
+
+void Optimizer::update(Module& model, State grads) {
+  check_transformation();
   auto params = selected(model, wrt_);
   // Everything is matched by path. The common case (grads from value_and_grad for this model) is
   // checked in one lockstep pass; any difference gets the full report.
@@ -309,37 +316,74 @@ void Optimizer::update(Module& model, State grads) {
                          "pass the grads that nnx::value_and_grad returned for the model this optimizer was built "
                          "with (same wrt filter)");
   }
-  optim::UpdateContext ctx;
-  ctx.step = num_steps();
   std::vector<Array> updates;
+  std::vector<Variable*> vars;
   updates.reserve(params.size());
+  vars.reserve(params.size());
   for (auto& [path, v] : grads) updates.push_back(std::move(v.value));  // in place unless the caller still holds them
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    ctx.updates.push_back(&updates[i]);
-    ctx.params.push_back(&params[i].second->value);
+  for (auto& [path, var] : params) vars.push_back(var);
+  apply_updates(updates, vars);
+}
+
+void Optimizer::apply(Module& model, const detail::CachedWalk& walk, const std::vector<std::size_t>& selected,
+                      std::vector<Array>& grads) {
+  check_transformation();
+  if (walk.generation != walk_generation_ || selected != walk_selected_) {
+    const auto& variables = walk.walk.variables;
+    bool fits = selected.size() == param_paths_.size();
+    for (std::size_t k = 0; fits && k < selected.size(); ++k) fits = variables[selected[k]].first == param_paths_[k];
+    if (!fits) {  // not the model this optimizer was built for: the general route reports how
+      State as_state;
+      for (std::size_t k = 0; k < selected.size(); ++k)
+        as_state.set(variables[selected[k]].first, Variable(variables[selected[k]].second->kind(), grads[k]));
+      update(model, std::move(as_state));
+      return;
+    }
+    params_.clear();
+    for (std::size_t i : selected) params_.push_back(variables[i].second);
+    walk_generation_ = walk.generation;
+    walk_selected_ = selected;
   }
-  std::size_t slot_index = 0;
-  for (const auto& stage : tx_.stages) {
-    ctx.slots.clear();
-    for (std::size_t k = 0; k < stage->slots().size(); ++k, ++slot_index) {
-      std::vector<Array*> column;
-      for (std::size_t i = 0; i < params.size(); ++i) {
-        const Path& p = slot_paths_[slot_index][i];
+  apply_updates(grads, params_);
+}
+
+void Optimizer::apply_updates(std::vector<Array>& updates, const std::vector<Variable*>& params) {
+  if (opt_state.structure_version() != slots_version_ || slot_values_.size() != slot_paths_.size()) {
+    slot_values_.assign(slot_paths_.size(), {});
+    for (std::size_t s = 0; s < slot_paths_.size(); ++s)
+      for (const Path& p : slot_paths_[s]) {
         if (!opt_state.contains(p))
           throw Error("Optimizer::update: the optimizer state has no entry '" + p.str() +
                       "'; it does not belong to this model (restore it from a checkpoint of this model)");
-        Variable& v = opt_state.at(p);
-        if (!(v.value.shape() == params[i].second->value.shape()) || v.value.dtype() != params[i].second->value.dtype())
-          throw Error("Optimizer::update: optimizer state " + p.str() + " is " + v.value.shape_dtype().str() +
-                      ", expected " + params[i].second->value.shape_dtype().str());
-        column.push_back(&v.value);
+        slot_values_[s].push_back(&opt_state.at(p).value);
       }
-      ctx.slots.push_back(std::move(column));
+    slots_version_ = opt_state.structure_version();
+  }
+  optim::UpdateContext& ctx = context_;
+  ctx.step = num_steps();
+  ctx.updates.clear();
+  ctx.params.clear();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    ctx.updates.push_back(&updates[i]);
+    ctx.params.push_back(&params[i]->value);
+  }
+  for (std::size_t s = 0; s < slot_values_.size(); ++s)
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const Array& v = *slot_values_[s][i];
+      if (!(v.shape() == params[i]->value.shape()) || v.dtype() != params[i]->value.dtype())
+        throw Error("Optimizer::update: optimizer state " + slot_paths_[s][i].str() + " is " + v.shape_dtype().str() +
+                    ", expected " + params[i]->value.shape_dtype().str());
     }
-    stage->update(ctx);
+  std::size_t slot_index = 0;
+  for (std::size_t stage = 0; stage < tx_.stages.size(); ++stage) {
+    ctx.slots.resize(stage_slots_[stage]);
+    for (std::size_t k = 0; k < stage_slots_[stage]; ++k, ++slot_index) {
+      ctx.slots[k].assign(slot_values_[slot_index].begin(), slot_values_[slot_index].end());
+    }
+    tx_.stages[stage]->update(ctx);
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
-    Array& p = params[i].second->value;
+    Array& p = params[i]->value;
     detail::floating("Optimizer::update", p, [&](auto t) {
       using T = decltype(t);
       as_vec<T>(p) += as_vec<T>(static_cast<const Array&>(updates[i]));

@@ -3,8 +3,14 @@
 #include "nnx/pure_dict.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace nnx {
+
+std::uint64_t State::Version::next() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 namespace {
 std::string describe(const Variable& v) { return v.kind().name() + " " + v.value.shape_dtype().str(); }
@@ -56,6 +62,7 @@ std::size_t State::erase_subtree(const Path& prefix) {
   std::size_t n = 0;
   for (; last != variables_.end() && last->first.starts_with(prefix); ++last) ++n;
   variables_.erase(first, last);
+  if (n != 0) version_.renew();
   return n;
 }
 

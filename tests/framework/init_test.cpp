@@ -284,3 +284,70 @@ TEST_CASE("inside AbstractScope initializers return abstract arrays") {
     CHECK(a.shape_dtype() == nnx::ShapeDtype{{1'000'000, 1'000}, DType::float64});
   }
 }
+
+// portable::expf / logf: every float in a seeded sample over their whole domain, against libm in
+// double rounded to float; within 2 ulp, and the IEEE special cases.
+TEST_CASE("portable::expf and logf agree with libm to 2 ulp over their domain, with IEEE special cases") {
+  auto ulps = [](float got, double exact) {
+    const auto want = static_cast<float>(exact);
+    if (got == want) return 0.0;
+    const float ulp = std::nextafter(std::fabs(want), std::numeric_limits<float>::infinity()) - std::fabs(want);
+    return std::fabs(static_cast<double>(got) - exact) / ulp;
+  };
+  std::uint64_t state = 0x9e3779b97f4a7c15ull;  // splitmix64: a fixed sample, the same every run
+  auto next_bits = [&] {
+    state += 0x9e3779b97f4a7c15ull;
+    std::uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return static_cast<std::uint32_t>(z ^ (z >> 31));
+  };
+  double worst_exp = 0, worst_log = 0;
+  int exp_checked = 0, log_checked = 0, subnormal_exp = 0, subnormal_log = 0;
+  for (int i = 0; i < 400000; ++i) {
+    const float x = std::bit_cast<float>(next_bits());
+    if (std::isnan(x) || std::isinf(x)) continue;
+    if (x > -104.0f && x < 88.7f) {
+      const double exact = std::exp(static_cast<double>(x));
+      worst_exp = std::max(worst_exp, ulps(nnx::portable::expf(x), exact));
+      subnormal_exp += exact < 1.17549435e-38;
+      ++exp_checked;
+    }
+    if (x > 0) {
+      worst_log = std::max(worst_log, ulps(nnx::portable::logf(x), std::log(static_cast<double>(x))));
+      subnormal_log += x < 1.17549435e-38f;
+      ++log_checked;
+    }
+  }
+  // Uniform floats in the ranges softmax meets: x - max in [-30, 0], sums in [1, 1000].
+  for (int i = 0; i <= 300000; ++i) {
+    const float x = -30.0f * static_cast<float>(i) / 300000.0f;
+    worst_exp = std::max(worst_exp, ulps(nnx::portable::expf(x), std::exp(static_cast<double>(x))));
+    const float s = 1.0f + 999.0f * static_cast<float>(i) / 300000.0f;
+    worst_log = std::max(worst_log, ulps(nnx::portable::logf(s), std::log(static_cast<double>(s))));
+  }
+  MESSAGE("expf worst " << worst_exp << " ulp over " << exp_checked << " random floats; logf worst " << worst_log
+                        << " ulp over " << log_checked);
+  CHECK(exp_checked > 1000);
+  CHECK(log_checked > 100000);
+  CHECK(subnormal_log > 100);  // the subnormal branch really ran
+  CHECK(worst_exp <= 2.0);
+  CHECK(worst_log <= 2.0);
+  (void)subnormal_exp;
+
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  CHECK(nnx::portable::expf(0.0f) == 1.0f);
+  CHECK(nnx::portable::expf(-inf) == 0.0f);
+  CHECK(nnx::portable::expf(-200.0f) == 0.0f);
+  CHECK(nnx::portable::expf(89.0f) == inf);
+  CHECK(nnx::portable::expf(inf) == inf);
+  CHECK(std::isnan(nnx::portable::expf(nan)));
+  CHECK(nnx::portable::expf(-100.0f) > 0.0f);  // a subnormal result, not flushed
+  CHECK(nnx::portable::logf(1.0f) == 0.0f);
+  CHECK(nnx::portable::logf(0.0f) == -inf);
+  CHECK(nnx::portable::logf(-0.0f) == -inf);
+  CHECK(nnx::portable::logf(inf) == inf);
+  CHECK(std::isnan(nnx::portable::logf(-1.0f)));
+  CHECK(std::isnan(nnx::portable::logf(nan)));
+}

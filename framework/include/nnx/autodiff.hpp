@@ -28,6 +28,8 @@
 #pragma once
 
 #include <iosfwd>
+#include <memory>
+#include <vector>
 #include <type_traits>
 #include <utility>
 
@@ -48,7 +50,10 @@ template <class Aux> struct ValueAndGradAux {
   State grads;
 };
 
+class Optimizer;
+
 namespace detail {
+struct CachedWalk;
 // The non-template part: marks the selected variables as tape leaves on construction; finish()
 // runs the backward pass and collects the gradients. Leaves the module untracked in any case.
 // While it lives, a Variable of the module's object that is not in its State and takes part in
@@ -60,13 +65,16 @@ class GradScope {
   GradScope(const GradScope&) = delete;
   GradScope& operator=(const GradScope&) = delete;
   State finish(const Array& loss);
-  void print_tape(std::ostream& os) const;  // leaves labelled with their variables' paths
+  // train_step's route: the backward pass, then optimizer.update with the gradients as a flat
+  // list in the optimizer's parameter order (no State of gradients built).
+  void finish_into(const Array& loss, Optimizer& optimizer, Module& module);
+  void print_tape(std::ostream& os) const;
 
  private:
-  GradScope(const Filter& wrt, const GraphWalk& walk);
+  void backward(const Array& loss);
+  std::shared_ptr<const CachedWalk> walk_;  // kept alive: selected_ and the FieldCheck point into it
   FieldCheck fields_;
-  std::vector<std::pair<Path, Variable*>> variables_;
-  std::vector<std::int32_t> nodes_;
+  std::vector<std::size_t> selected_;  // indices into walk_'s variables
   bool finished_ = false;
 };
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <utility>
+#include <memory>
 #include <vector>
 
 #include "nnx/module.hpp"
@@ -19,6 +20,7 @@
 namespace nnx {
 
 namespace detail {
+struct CachedWalk;
 // Evaluation mode for every module under `root`, this thread's tape paused and a FieldCheck, for
 // its lifetime; the destructor restores each module's mode and the tape.
 class InferenceScope {
@@ -29,7 +31,7 @@ class InferenceScope {
   InferenceScope& operator=(const InferenceScope&) = delete;
 
  private:
-  InferenceScope(const GraphWalk& walk, const char* caller);
+  std::shared_ptr<const CachedWalk> walk_;  // kept alive: the FieldCheck reads it
   FieldCheck fields_;
   std::vector<std::pair<Module*, bool>> modes_;
   void* paused_tape_;

@@ -154,10 +154,11 @@ struct GraphWalk;
 // would be silently never trained, saved, restored, or carried by merge and clone.
 // Not seen: a Variable held through an unlisted std::vector / std::shared_ptr (it lives on the
 // heap, outside every module object), and a copy of a Variable's value taken before the op.
+struct FieldLayout;  // graph_walk.hpp: the graph's Variables and module objects, as FieldCheck reads them
 class FieldCheck {
  public:
-  // `caller` starts the message: "value_and_grad", "predict", ...
-  FieldCheck(const GraphWalk& walk, const char* caller);
+  // `caller` starts the message: "value_and_grad", "predict", ...; `layout` outlives the check.
+  FieldCheck(const FieldLayout& layout, const char* caller);
   ~FieldCheck();
   FieldCheck(const FieldCheck&) = delete;
   FieldCheck& operator=(const FieldCheck&) = delete;
@@ -165,12 +166,7 @@ class FieldCheck {
   void check(const Variable& owner, const char* op) const;
 
  private:
-  struct Object {  // the bytes of one module object of the graph
-    std::uintptr_t begin, end;
-    const Module* module;
-  };
-  std::vector<const Variable*> variables_;  // sorted
-  std::vector<Object> objects_;
+  const FieldLayout* layout_;
   const char* caller_;
   const FieldCheck* previous_;
 };

@@ -27,6 +27,11 @@
 
 namespace nnx {
 
+namespace detail {
+class GradScope;
+struct CachedWalk;
+}  // namespace detail
+
 // A learning rate as a function of the step (the number of updates applied before this one).
 using Schedule = std::function<double(std::int64_t step)>;
 
@@ -113,6 +118,7 @@ class Optimizer : public Module {
   // Pass the grads as an rvalue (std::move) to let the update reuse their buffers.
   void update(Module& model, State grads);
   std::int64_t num_steps() const;  // step's value
+  const Filter& wrt() const { return wrt_; }  // the variables it updates (train_step differentiates these)
 
   OptState step;    // int64 scalar: updates applied so far
   State opt_state;  // per-parameter state, keyed <stage>/<slot>/<parameter path>
@@ -122,13 +128,31 @@ class Optimizer : public Module {
 
  private:
   friend struct Access;
+  friend class detail::GradScope;
   Optimizer() = default;  // for merge: no transformation
+
+  // train_step's route (GradScope::finish_into): `grads[k]` is the gradient of the walk's variable
+  // selected[k], selected by wrt(). Checked against param_paths_ once per walk.
+  void apply(Module& model, const detail::CachedWalk& walk, const std::vector<std::size_t>& selected,
+             std::vector<Array>& grads);
+  // Runs the stages and adds the updates to `params`; step += 1.
+  void apply_updates(std::vector<Array>& updates, const std::vector<Variable*>& params);
+  void check_transformation() const;
 
   optim::GradientTransformation tx_;
   bool has_transformation_ = false;
   Filter wrt_ = Param{};
   std::vector<Path> param_paths_;              // the parameters the state was built for
   std::vector<std::vector<Path>> slot_paths_;  // per stage slot, per parameter: <stage>/<slot>/<path>
+  std::vector<std::size_t> stage_slots_;       // how many slots each stage has
+
+  // Caches of the hot path; each is rebuilt when what it was taken from changes.
+  std::uint64_t walk_generation_ = 0;          // the walk params_ was taken from (0: none)
+  std::vector<std::size_t> walk_selected_;     // and the selection
+  std::vector<Variable*> params_;              // the model's variables, in param_paths_ order
+  std::uint64_t slots_version_ = 0;            // opt_state.structure_version() slot_values_ was taken at
+  std::vector<std::vector<Array*>> slot_values_;  // per stage slot, per parameter
+  optim::UpdateContext context_;               // reused from step to step
 };
 
 }  // namespace nnx

@@ -6,6 +6,10 @@
 // and synthetic data; they are within a few ulp of double precision (tests check against libm).
 #pragma once
 
+#include <bit>
+#include <cstdint>
+#include <limits>
+
 namespace nnx::portable {
 
 double exp(double x);
@@ -16,5 +20,73 @@ double tanh(double x);
 double sigmoid(double x);  // 1 / (1 + exp(-x)), without overflow
 double sin(double x);
 double cos(double x);
+
+
+// Single precision, for float hot paths (softmax cross-entropy): the same promise (only + - * and
+// exact bit manipulation, each operation in float, no FMA), within 2 ulp of the true value. Inline
+// and branch-light so loops over them vectorise without changing a bit: each element's result is
+// the same sequence of IEEE operations in every lane. NaN in, NaN out.
+namespace detail {
+inline float pow2(std::int32_t k) {  // 2^k for k in [-126, 127], exactly
+  return std::bit_cast<float>(static_cast<std::uint32_t>(k + 127) << 23);
+}
+}  // namespace detail
+
+// e^x; 0 below -103.9 (subnormal results are computed), +inf above 88.72.
+inline float expf(float x) {
+  if (!(x < 88.72283f)) return x != x ? x : std::numeric_limits<float>::infinity();
+  if (x < -103.97208f) return 0.0f;
+  // x = k ln2 + r, |r| <= ln2/2; k rounded to nearest by the 1.5 * 2^23 trick (exact IEEE).
+  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;  // ln2 in two parts: k * 0.693359375 is exact
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = (p * (r * r) + r) + 1.0f;
+  const auto ki = static_cast<std::int32_t>(k);
+  if (ki < -126) return e * detail::pow2(ki + 64) * detail::pow2(-64);  // a subnormal result: scale in two steps
+  if (ki > 127) return e * detail::pow2(ki - 1) * 2.0f;
+  return e * detail::pow2(ki);
+}
+
+// Natural logarithm; -inf at 0, NaN below 0 and for NaN, +inf at +inf.
+inline float logf(float x) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  if (x == 0.0f) return -inf;
+  if (!(x > 0.0f)) return std::numeric_limits<float>::quiet_NaN();  // negative, or NaN
+  if (x == inf) return inf;
+  std::int32_t e = 0;
+  if (x < 1.17549435e-38f) {  // subnormal: normalise first
+    x *= 8388608.0f;
+    e = -23;
+  }
+  const auto bits = std::bit_cast<std::uint32_t>(x);
+  e += static_cast<std::int32_t>((bits >> 23) & 0xff) - 126;
+  float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f000000u);  // x = m 2^e, m in [0.5, 1)
+  if (m < 0.707106781186547524f) {
+    e -= 1;
+    m = (m + m) - 1.0f;
+  } else {
+    m = m - 1.0f;
+  }
+  const float z = m * m;
+  float p = 7.0376836292e-2f;
+  p = p * m - 1.1514610310e-1f;
+  p = p * m + 1.1676998740e-1f;
+  p = p * m - 1.2420140846e-1f;
+  p = p * m + 1.4249322787e-1f;
+  p = p * m - 1.6668057665e-1f;
+  p = p * m + 2.0000714765e-1f;
+  p = p * m - 2.4999993993e-1f;
+  p = p * m + 3.3333331174e-1f;
+  const auto ef = static_cast<float>(e);
+  float y = (m * z) * p;
+  y = y + ef * -2.12194440e-4f;
+  y = y - 0.5f * z;
+  return (m + y) + ef * 0.693359375f;
+}
 
 }  // namespace nnx::portable

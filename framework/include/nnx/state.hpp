@@ -49,8 +49,18 @@ class State {
   Variable& at(const Path& path);
   const Variable& at(const char* path) const { return at(Path::parse(path)); }
   Variable& at(const char* path) { return at(Path::parse(path)); }
-  void set(const Path& path, Variable variable) { variables_.insert_or_assign(path, std::move(variable)); }
-  bool erase(const Path& path) { return variables_.erase(path) != 0; }
+  void set(const Path& path, Variable variable) {
+    if (variables_.insert_or_assign(path, std::move(variable)).second) version_.renew();
+  }
+  bool erase(const Path& path) {
+    const bool erased = variables_.erase(path) != 0;
+    if (erased) version_.renew();
+    return erased;
+  }
+  // Changes whenever a path is added or removed, or the State is constructed, copied, moved or
+  // assigned: while it stays the same, the Variable objects (and their addresses) and paths stay
+  // the same. The Optimizer keys its cached slot pointers on it.
+  std::uint64_t structure_version() const { return version_.value(); }
 
   // Nested view: the variables below `prefix`, with `prefix` removed from their paths.
   State subtree(const Path& prefix) const;
@@ -88,7 +98,24 @@ class State {
   State as_abstract() const;          // the same structure, every value abstract
 
  private:
+  // A number never handed out before, renewed by every copy, move and assignment.
+  class Version {
+   public:
+    Version() : value_(next()) {}
+    Version(const Version&) : value_(next()) {}
+    Version& operator=(const Version&) {
+      renew();
+      return *this;
+    }
+    void renew() { value_ = next(); }
+    std::uint64_t value() const { return value_; }
+
+   private:
+    static std::uint64_t next();
+    std::uint64_t value_;
+  };
   Map variables_;
+  Version version_;
 };
 
 struct CompareOptions {

@@ -21,11 +21,25 @@
 
 namespace nnx {
 
-// Forward, backward and update in one call; returns the loss.
+// Forward, backward and update in one call; returns the loss. Differentiates the variables the
+// optimizer updates (its wrt filter, Param by default). The same arithmetic as value_and_grad
+// followed by optimizer.update, without building a State of gradients: in a steady state a step
+// walks no graph and looks up no path (both are cached and checked, see graph_walk.hpp).
+// loss_fn may return std::pair<Array, Aux> as for value_and_grad; the aux is dropped.
 template <class M, class F> Array train_step(M& model, Optimizer& optimizer, F&& loss_fn) {
-  auto result = value_and_grad(model, std::forward<F>(loss_fn));
-  optimizer.update(model, std::move(result.grads));
-  return result.value;
+  static_assert(std::derived_from<M, Module>, "nnx::train_step trains a Module");
+  using R = std::remove_cvref_t<std::invoke_result_t<F, M&>>;
+  detail::GradScope scope(model, optimizer.wrt());
+  if constexpr (detail::is_pair<R>::value) {
+    R result = std::forward<F>(loss_fn)(model);
+    scope.finish_into(result.first, optimizer, model);
+    return std::move(result.first);
+  } else {
+    static_assert(std::is_same_v<R, Array>, "the loss function must return nnx::Array or std::pair<nnx::Array, Aux>");
+    Array loss = std::forward<F>(loss_fn)(model);
+    scope.finish_into(loss, optimizer, model);
+    return loss;
+  }
 }
 
 struct Evaluation {

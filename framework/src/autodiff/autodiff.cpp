@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "../graph_walk.hpp"
+#include "nnx/optim.hpp"
 #include "tape.hpp"
 
 namespace nnx::detail {
@@ -17,56 +18,83 @@ Tape& thread_tape() {
 thread_local const GradScope* g_scope = nullptr;
 }  // namespace
 
-GradScope::GradScope(Module& module, const Filter& wrt) : GradScope(wrt, walk_graph(module, false)) {}
-
-GradScope::GradScope(const Filter& wrt, const GraphWalk& walk) : fields_(walk, "value_and_grad") {
+GradScope::GradScope(Module& module, const Filter& wrt)
+    : walk_(cached_walk(module)), fields_(walk_->fields, "value_and_grad") {
+  Tape& tape = thread_tape();
+  tape.check_not_differentiating();  // before touching the tape: it may be an outer scope's
+  const auto& variables = walk_->walk.variables;
   std::vector<Difference> integer;
-  for (auto& [path, var] : walk.variables) {
+  selected_.reserve(variables.size());
+  for (std::size_t i = 0; i < variables.size(); ++i) {
+    const auto& [path, var] = variables[i];
     if (!wrt(path, *var)) continue;
     if (!dtype_is_floating(var->value.dtype()))
       integer.push_back({path, Difference::What::dtype, "float32 or float64", var->value.shape_dtype().str()});
-    variables_.emplace_back(path, var);
+    selected_.push_back(i);
   }
   if (!integer.empty())
     throw StructureError("value_and_grad: only floating-point variables can be differentiated", std::move(integer),
                          "differentiate with respect to nnx::Param{} (the default) or a filter that selects "
                          "float variables");
-  Tape& tape = thread_tape();
   tape.start();
-  for (auto& [path, var] : variables_) nodes_.push_back(tape.add_leaf(var->value));
+  // Leaf k is node k: the tape is empty when it starts.
+  for (std::size_t i : selected_) tape.add_leaf(variables[i].second->value);
   g_scope = this;
 }
 
 GradScope::~GradScope() {
   if (g_scope == this) g_scope = nullptr;
   if (finished_) return;
-  for (auto& [path, var] : variables_) TapeAccess::clear(var->value);
+  for (std::size_t i : selected_) TapeAccess::clear(walk_->walk.variables[i].second->value);
   thread_tape().reset();
 }
 
-State GradScope::finish(const Array& loss) {
-  Tape& tape = thread_tape();
+void GradScope::backward(const Array& loss) {
   if (loss.numel() != 1 || !dtype_is_floating(loss.dtype()))
     throw Error("value_and_grad: the loss function must return a floating-point scalar (one element), got " +
                 loss.shape_dtype().str() + "; reduce it, e.g. with nnx::mean");
-  tape.backward(loss);
+  thread_tape().backward(loss);
+}
+
+State GradScope::finish(const Array& loss) {
+  backward(loss);
+  Tape& tape = thread_tape();
   State::Map grads;
-  for (std::size_t i = 0; i < variables_.size(); ++i) {
-    Variable* var = variables_[i].second;
-    const Array* g = tape.grad(nodes_[i]);
+  for (std::size_t k = 0; k < selected_.size(); ++k) {
+    const auto& [path, var] = walk_->walk.variables[selected_[k]];
+    const Array* g = tape.grad(static_cast<std::int32_t>(k));
     Array value = g ? *g : Array::zeros(var->value.shape(), var->value.dtype());
-    grads.emplace_hint(grads.end(), std::move(variables_[i].first), Variable(var->kind(), std::move(value)));
+    grads.emplace_hint(grads.end(), path, Variable(var->kind(), std::move(value)));
     TapeAccess::clear(var->value);
   }
-  tape.reset();
+  tape.reset();  // the tape's references go: the gradients' buffers are the State's alone
   finished_ = true;
   return State(std::move(grads));
 }
 
+void GradScope::finish_into(const Array& loss, Optimizer& optimizer, Module& module) {
+  backward(loss);
+  Tape& tape = thread_tape();
+  static thread_local std::vector<Array> grads;  // reused: no allocation in a steady-state step
+  grads.clear();
+  for (std::size_t k = 0; k < selected_.size(); ++k) {
+    Variable* var = walk_->walk.variables[selected_[k]].second;
+    const Array* g = tape.grad(static_cast<std::int32_t>(k));
+    grads.push_back(g ? *g : Array::zeros(var->value.shape(), var->value.dtype()));
+    TapeAccess::clear(var->value);
+  }
+  tape.reset();
+  finished_ = true;
+  struct Release {  // the buffers go back to the cache even if the update throws
+    ~Release() { grads.clear(); }
+  } release;
+  optimizer.apply(module, *walk_, selected_, grads);
+}
+
 void GradScope::print_tape(std::ostream& os) const {
-  // The leaves are the tape's first nodes, in the order of variables_.
+  // The leaves are the tape's first nodes, in the order of selected_.
   thread_tape().print(os, [&](std::ostream& o, std::int32_t leaf) {
-    o << variables_[static_cast<std::size_t>(leaf)].first;
+    o << walk_->walk.variables[selected_[static_cast<std::size_t>(leaf)]].first;
   });
 }
 

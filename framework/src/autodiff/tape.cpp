@@ -25,9 +25,13 @@ Tape* Tape::recording() { return g_recording; }
 
 const FieldCheck* exchange_field_check(const FieldCheck* check) { return std::exchange(g_field_check, check); }
 
-void Tape::start() {
+void Tape::check_not_differentiating() const {
   if (g_active_id != 0)
     throw Error("value_and_grad: already differentiating on this thread; nested value_and_grad is not supported");
+}
+
+void Tape::start() {
+  check_not_differentiating();
   id_ = g_next_id.fetch_add(1);
   if (id_ == 0) id_ = g_next_id.fetch_add(1);  // 0 means "no tape"
   g_active_id = id_;

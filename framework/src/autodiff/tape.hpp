@@ -95,6 +95,7 @@ class Tape {
  public:
   static Tape* recording();  // the tape ops record on, or nullptr
 
+  void check_not_differentiating() const;  // throws when a value_and_grad already runs on this thread
   void start();  // begins recording on this thread
   void stop();   // stops recording (node ids stay valid until reset)
   void reset();  // forgets every node; ids become invalid
