@@ -27,9 +27,12 @@ MLP::MLP(const MLPConfig& config, Rngs& rngs) : activation(config.activation) {
 Array MLP::operator()(const Array& x) {
   Array h = x;
   for (std::size_t i = 0; i + 1 < layers.size(); ++i) {
-    h = layers[i](h);
-    if (!norms.empty()) h = norms[i](h);
-    h = activate(activation, h);
+    if (norms.empty()) {
+      h = layers[i](h, activation);  // one fused op
+    } else {
+      h = norms[i](layers[i](h));
+      h = activate(activation, h);
+    }
     if (dropout) h = (*dropout)(h);
   }
   return layers.back()(h);

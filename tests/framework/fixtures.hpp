@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -62,6 +63,43 @@ inline std::vector<std::string> paths_of(const nnx::State& s) {
 inline std::vector<double> values(const nnx::Array& a) {
   const nnx::Array d = a.astype(nnx::DType::float64);
   return std::vector<double>(d.data<double>(), d.data<double>() + d.numel());
+}
+
+// Restores the matmul backend, FMA path and thread count a test changes.
+struct FmaSettingsGuard {
+  nnx::MatmulBackend backend = nnx::matmul_backend();
+  nnx::FmaPath path = nnx::fma_path();
+  int threads = nnx::num_threads();
+  ~FmaSettingsGuard() {
+    nnx::set_matmul_backend(backend);
+    nnx::set_fma_path(path);
+    nnx::set_num_threads(threads);
+  }
+};
+
+inline std::vector<nnx::FmaPath> fma_test_paths() {
+  std::vector<nnx::FmaPath> out;
+  for (nnx::FmaPath p : {nnx::FmaPath::scalar, nnx::FmaPath::avx2, nnx::FmaPath::avx512})
+    if (nnx::fma_path_available(p)) out.push_back(p);
+  return out;
+}
+
+// Calls f() on every FMA path this CPU has, at 1 and at 2 threads (both named when a check fails).
+template <class F> void on_every_fma_setting(F&& f) {
+  for (nnx::FmaPath path : fma_test_paths())
+    for (int threads : {1, 2}) {
+      const std::string path_name = nnx::fma_path_name(path);
+      CAPTURE(path_name);
+      CAPTURE(threads);
+      nnx::set_fma_path(path);
+      nnx::set_num_threads(threads);
+      f();
+    }
+}
+
+inline bool same_bits(const nnx::Array& a, const nnx::Array& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 }  // namespace framework_test

@@ -7,52 +7,18 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
 #include <nnx/models.hpp>
 
+#include "fixtures.hpp"
+
+using namespace framework_test;
+
 namespace {
 
 using nnx::Array;
-
-// Puts back the backend, FMA path and thread count a test found.
-struct FmaSettingsGuard {
-  nnx::MatmulBackend backend = nnx::matmul_backend();
-  nnx::FmaPath path = nnx::fma_path();
-  int threads = nnx::num_threads();
-  ~FmaSettingsGuard() {
-    nnx::set_matmul_backend(backend);
-    nnx::set_fma_path(path);
-    nnx::set_num_threads(threads);
-  }
-};
-
-std::vector<nnx::FmaPath> fma_test_paths() {
-  std::vector<nnx::FmaPath> out;
-  for (nnx::FmaPath p : {nnx::FmaPath::scalar, nnx::FmaPath::avx2, nnx::FmaPath::avx512})
-    if (nnx::fma_path_available(p)) out.push_back(p);
-  return out;
-}
-
-// Calls f() on every FMA path this CPU has, at 1 and at 2 threads (both named when a check fails).
-template <class F> void on_every_fma_setting(F&& f) {
-  for (nnx::FmaPath path : fma_test_paths())
-    for (int threads : {1, 2}) {
-      const std::string path_name = nnx::fma_path_name(path);
-      CAPTURE(path_name);
-      CAPTURE(threads);
-      nnx::set_fma_path(path);
-      nnx::set_num_threads(threads);
-      f();
-    }
-}
-
-bool same_bits(const Array& a, const Array& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
 
 // op(A) (m x k) . op(B) (k x n) as the contract states it: acc = fma(a[i,kk], b[kk,j], acc) for
 // kk = 0 .. k-1, from +0. Transposed operands are read in their stored layout.
@@ -72,12 +38,21 @@ Array fma_chain_reference(const Array& a, bool trans_a, const Array& b, bool tra
   return Array::from_values<T>(std::move(shape), std::span<const T>(c));
 }
 
+// Seeded draws from nnx's counter-based generator (no std:: distribution: the same on every library).
+struct Draws {
+  nnx::Key key;
+  std::uint32_t counter = 0;
+  explicit Draws(std::uint64_t seed) : key(nnx::key_from_seed(seed)) {}
+  double uniform(double lo, double hi) { return lo + (hi - lo) * nnx::init::uniform01(key, counter++); }
+  std::int64_t integer(std::int64_t lo, std::int64_t hi) {  // in [lo, hi]
+    return std::min(hi, lo + static_cast<std::int64_t>(uniform(0, static_cast<double>(hi - lo + 1))));
+  }
+};
+
 // Values of all signs over 2^-10 .. 2^10, so that any other summation order changes bits.
-template <class T> Array wide_values(nnx::Shape shape, std::mt19937_64& gen) {
+template <class T> Array wide_values(nnx::Shape shape, Draws& gen) {
   std::vector<T> v(static_cast<std::size_t>(nnx::shape_numel(shape)));
-  std::uniform_real_distribution<double> mantissa(-1.0, 1.0);
-  std::uniform_int_distribution<int> exponent(-10, 10);
-  for (T& x : v) x = static_cast<T>(std::ldexp(mantissa(gen), exponent(gen)));
+  for (T& x : v) x = static_cast<T>(std::ldexp(gen.uniform(-1.0, 1.0), static_cast<int>(gen.integer(-10, 10))));
   return Array::from_values<T>(std::move(shape), std::span<const T>(v));
 }
 
@@ -98,16 +73,15 @@ std::vector<GemmShape> fma_test_shapes() {
       {1, 9, 17, 33},  {1, 6, 1, 100},   {1, 3, 5000, 4}, {1, 2, 70000, 2}, {1, 70, 300, 40}, {1, 5, 400, 300},
       {1, 1, 2000, 200}, {1, 300, 1000, 1}, {2, 5, 7, 3},  {3, 40, 100, 70}, {2, 1, 1, 1},
   };
-  std::mt19937_64 gen(14);
-  std::uniform_int_distribution<std::int64_t> side(1, 70), depth(0, 200);
-  for (int i = 0; i < 24; ++i) s.push_back({1 + i % 2, side(gen), depth(gen), side(gen)});
+  Draws gen(14);
+  for (int i = 0; i < 24; ++i) s.push_back({1 + i % 2, gen.integer(1, 70), gen.integer(0, 200), gen.integer(1, 70)});
   return s;
 }
 
 // For one shape and dtype: forward c = a.b, backward a.grad = g.b^T and b.grad = a^T.g (the loss
 // is sum(c * g)), on every path at 1 and 2 threads, each equal bit for bit to the reference.
 template <class T> void check_fma_gemm_shape(const GemmShape& s, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
+  Draws gen(seed);
   const nnx::Shape a_shape = s.batch > 1 ? nnx::Shape{s.batch, s.m, s.k} : nnx::Shape{s.m, s.k};
   const nnx::Shape c_shape = s.batch > 1 ? nnx::Shape{s.batch, s.m, s.n} : nnx::Shape{s.m, s.n};
   GemmOperands ops(wide_values<T>(a_shape, gen), wide_values<T>({s.k, s.n}, gen));
@@ -220,7 +194,7 @@ TEST_CASE("fma path: names, availability, and a path the CPU lacks is refused") 
 
 TEST_CASE("matmul backends: portable and openblas stay selectable, portable keeps 1 and 2 threads bitwise equal") {
   FmaSettingsGuard guard;
-  std::mt19937_64 gen(7);
+  Draws gen(7);
   const Array a = wide_values<float>({70, 300}, gen), b = wide_values<float>({300, 40}, gen);
   nnx::set_matmul_backend(nnx::MatmulBackend::deterministic);
   const Array fused = nnx::matmul(a, b);

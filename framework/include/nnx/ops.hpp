@@ -63,6 +63,11 @@ Array sigmoid(const Array& x);
 // ---- linear algebra and shapes
 // (..., k) x (k, n) -> (..., n): leading axes of `a` act as one batch axis.
 Array matmul(const Array& a, const Array& b);
+// A dense layer as one op: activation(x . kernel + bias), (..., k) x (k, n) + (n). The same bits as
+// matmul, add and activate in turn; with identity or relu it makes one output buffer and one tape
+// node instead of three (other activations run after it as their own op).
+Array linear(const Array& x, const Array& kernel, const Array& bias, Activation activation = Activation::identity);
+Array linear(const Array& x, const Array& kernel, Activation activation = Activation::identity);
 Array transpose(const Array& a, std::vector<int> axes = {});  // default: reverse the axes
 Array reshape(const Array& a, Shape shape);                    // one dimension may be -1
 Array concat(const std::vector<Array>& arrays, int axis = 0);

@@ -14,12 +14,13 @@ Linear::Linear(std::int64_t in, std::int64_t out, Rngs& rngs, const LinearOption
   if (use_bias) bias = Param(options.bias_init(rngs.params(), {out}, options.dtype));
 }
 
-Array Linear::operator()(const Array& x) {
+Array Linear::operator()(const Array& x) { return (*this)(x, Activation::identity); }
+
+Array Linear::operator()(const Array& x, Activation activation) {
   if (x.ndim() < 1 || x.dim(-1) != in_features)
     throw Error("Linear(" + std::to_string(in_features) + " -> " + std::to_string(out_features) +
                 "): expected input (..., " + std::to_string(in_features) + "), got " + x.shape_dtype().str());
-  Array y = matmul(x, kernel.value);
-  return bias ? add(y, bias->value) : y;
+  return bias ? linear(x, kernel.value, bias->value, activation) : linear(x, kernel.value, activation);
 }
 
 }  // namespace nnx

@@ -70,6 +70,10 @@ template <class T, class F> void broadcast_apply(const Broadcast& p, const T* a,
 // Sums `g` (of a broadcast result's shape) down to `shape`: the gradient of a broadcast input.
 Array sum_to_shape(const Array& g, const Shape& shape);
 
+// op(a) . op(b) into a new Array of `out_shape` on the current matmul backend (linalg.cpp); a and
+// b are read as 2-d (leading axes flattened). float and double.
+template <class T> Array matmul_impl(const Array& a, const Array& b, bool trans_a, bool trans_b, Shape out_shape);
+
 // out[i] = f(x[i]) in x's dtype (float32 / float64).
 template <class F> Array map_unary(const char* op, const Array& x, F f) {
   if (x.is_abstract()) return Array::abstract(x.shape(), x.dtype());

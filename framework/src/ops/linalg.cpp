@@ -111,15 +111,20 @@ void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, Eigen::Index
   }
 }
 
-template <class T>
-Array matmul_impl(const Array& a, const Array& b, bool trans_a, bool trans_b, Shape out_shape) {
+}  // namespace
+
+namespace detail {
+template <class T> Array matmul_impl(const Array& a, const Array& b, bool trans_a, bool trans_b, Shape out_shape) {
   Array out = Array::empty(std::move(out_shape), a.dtype());
   const Eigen::Index m = eigen::rows_of(out), n = eigen::cols_of(out);
   const Eigen::Index k = trans_a ? eigen::rows_of(a) : eigen::cols_of(a);
   gemm<T>(trans_a, trans_b, a.data<T>(), b.data<T>(), out.mutable_data<T>(), m, n, k);
   return out;
 }
-}  // namespace
+template Array matmul_impl<float>(const Array&, const Array&, bool, bool, Shape);
+template Array matmul_impl<double>(const Array&, const Array&, bool, bool, Shape);
+}  // namespace detail
+using detail::matmul_impl;
 
 void set_num_threads(int threads) {
   if (threads < 1) throw Error("set_num_threads: expected a thread count >= 1, got " + std::to_string(threads));

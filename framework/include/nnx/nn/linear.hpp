@@ -13,6 +13,7 @@
 
 #include "nnx/init.hpp"
 #include "nnx/nn/layer.hpp"
+#include "nnx/ops.hpp"
 #include "nnx/rngs.hpp"
 
 namespace nnx {
@@ -32,6 +33,8 @@ class Linear : public Layer {
       : Linear(in_features, out_features, rngs, options) {}  // Linear(4, 2, nnx::Rngs(0))
 
   Array operator()(const Array& x) override;
+  // activation(fc(x)) as one op (nnx::linear): the same bits, less overhead with identity or relu.
+  Array operator()(const Array& x, Activation activation);
 
   Param kernel;               // (in_features, out_features)
   std::optional<Param> bias;  // (out_features), absent when use_bias is false
