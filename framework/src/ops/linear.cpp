@@ -25,7 +25,10 @@ template <class T> void bias_activation(T* out, const T* bias, std::int64_t rows
     if (bias)
       for (std::int64_t c = 0; c < cols; ++c) y[c] = y[c] + bias[c];
     if (relu)
-      for (std::int64_t c = 0; c < cols; ++c) y[c] = y[c] > 0 ? y[c] : T(0);
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const T v = y[c];
+        y[c] = v > T(0) ? v : T(0);
+      }
   }
 }
 
@@ -42,7 +45,11 @@ void linear_rule(const Array& g, const Node& n, Grads& d) {
       const T* gp = g.data<T>();
       const T* yp = out.data<T>();
       T* mp = masked.mutable_data<T>();
-      for (std::int64_t i = 0; i < g.numel(); ++i) mp[i] = yp[i] > 0 ? gp[i] : T(0);
+      const std::int64_t n = g.numel();
+      for (std::int64_t i = 0; i < n; ++i) {  // both loads unconditional: the loop vectorises as a select
+        const T gv = gp[i];
+        mp[i] = yp[i] > T(0) ? gv : T(0);
+      }
     }
     const Array& dz = relu ? masked : g;
     if (d.wanted(0)) d[0] = detail::matmul_impl<T>(dz, kernel, false, true, x.shape());  // dz . kernel^T

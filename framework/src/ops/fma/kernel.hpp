@@ -28,10 +28,11 @@ namespace nnx::detail::fma {
 namespace {
 
 // The block of c (rows x NV*lanes, row stride ldc) after k steps more of its FMA chains, over the
-// packed panel b (k rows of NV*lanes). `resume`: the chains continue from c, else start from +0.
+// panel b (k rows of NV*lanes values, b_stride apart). `resume`: the chains continue from c, else
+// start from +0.
 template <class V, int Rows, int NV>
 inline void micro(const typename V::T* a, std::ptrdiff_t a_rs, std::ptrdiff_t a_cs, const typename V::T* b,
-                  std::ptrdiff_t k, typename V::T* c, std::ptrdiff_t ldc, bool resume) {
+                  std::ptrdiff_t b_stride, std::ptrdiff_t k, typename V::T* c, std::ptrdiff_t ldc, bool resume) {
   constexpr int L = V::lanes;
   typename V::reg acc[Rows][NV];
 #pragma GCC unroll 16
@@ -41,7 +42,7 @@ inline void micro(const typename V::T* a, std::ptrdiff_t a_rs, std::ptrdiff_t a_
   for (std::ptrdiff_t kk = 0; kk < k; ++kk) {
     typename V::reg bv[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + kk * NV * L + v * L);
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + kk * b_stride + v * L);
     const typename V::T* ak = a + kk * a_cs;
 #pragma GCC unroll 16
     for (int r = 0; r < Rows; ++r) {
@@ -60,20 +61,20 @@ inline void micro(const typename V::T* a, std::ptrdiff_t a_rs, std::ptrdiff_t a_
 // through a local tile (its padded lanes compute on the zeros of the panel and are dropped).
 template <class V, int Rows, int NV>
 inline void block(const Job<typename V::T>& j, std::ptrdiff_t i, int rows, std::ptrdiff_t col0, int cols,
-                  const typename V::T* b, std::ptrdiff_t k0, std::ptrdiff_t kc) {
+                  const typename V::T* b, std::ptrdiff_t b_stride, std::ptrdiff_t k0, std::ptrdiff_t kc) {
   using T = typename V::T;
   if constexpr (Rows > 1) {
-    if (rows < Rows) return block<V, Rows - 1, NV>(j, i, rows, col0, cols, b, k0, kc);
+    if (rows < Rows) return block<V, Rows - 1, NV>(j, i, rows, col0, cols, b, b_stride, k0, kc);
   }
   constexpr int NR = NV * V::lanes;
   const T* a = j.a + i * j.a_rs + k0 * j.a_cs;
   T* c = j.c + i * j.n + col0;
-  if (cols == NR) return micro<V, Rows, NV>(a, j.a_rs, j.a_cs, b, kc, c, j.n, k0 > 0);
+  if (cols == NR) return micro<V, Rows, NV>(a, j.a_rs, j.a_cs, b, b_stride, kc, c, j.n, k0 > 0);
   T tile[Rows * NR] = {};
   if (k0 > 0)
     for (int r = 0; r < Rows; ++r)
       for (int q = 0; q < cols; ++q) tile[r * NR + q] = c[r * j.n + q];
-  micro<V, Rows, NV>(a, j.a_rs, j.a_cs, b, kc, tile, NR, k0 > 0);
+  micro<V, Rows, NV>(a, j.a_rs, j.a_cs, b, b_stride, kc, tile, NR, k0 > 0);
   for (int r = 0; r < Rows; ++r)
     for (int q = 0; q < cols; ++q) c[r * j.n + q] = tile[r * NR + q];
 }
@@ -90,21 +91,25 @@ template <int NR, class T> void pack_panel(const Job<T>& j, std::ptrdiff_t col0,
 
 // Rows [r0, r1) x panels [p0, p1) of C. Each panel is packed once (L2-sized: k x NR), then k is
 // taken in blocks of KC so a panel's block stays in L1 while the row blocks sweep it (KC changes
-// no bit: see gemm.hpp).
+// no bit: see gemm.hpp). A full-width panel of a row-major B small enough to stay in cache is read
+// in place: for small products packing cost more than the product.
 template <class V, int MR, int NV>
 void run(const Job<typename V::T>& j, std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t p0, std::ptrdiff_t p1) {
   constexpr int NR = NV * V::lanes;
   constexpr std::ptrdiff_t KC = 256;
+  constexpr std::ptrdiff_t kInPlaceValues = 16384;  // 64 KiB of float: B stays in L2 while read in place
   for (std::ptrdiff_t p = p0; p < p1; ++p) {
     const std::ptrdiff_t col0 = p * NR;
     const int cols = static_cast<int>(j.n - col0 < NR ? j.n - col0 : NR);
-    pack_panel<NR>(j, col0, cols);
-    const typename V::T* panel = j.panel;
+    const bool in_place = j.b_cs == 1 && cols == NR && j.k * j.b_rs <= kInPlaceValues;
+    const typename V::T* panel = in_place ? j.b + col0 : j.panel;
+    const std::ptrdiff_t stride = in_place ? j.b_rs : NR;
+    if (!in_place) pack_panel<NR>(j, col0, cols);
     for (std::ptrdiff_t k0 = 0; k0 < j.k; k0 += KC) {
       const std::ptrdiff_t kc = j.k - k0 < KC ? j.k - k0 : KC;
       for (std::ptrdiff_t i = r0; i < r1; i += MR) {
         const int rows = static_cast<int>(r1 - i < MR ? r1 - i : MR);
-        block<V, MR, NV>(j, i, rows, col0, cols, panel + k0 * NR, k0, kc);
+        block<V, MR, NV>(j, i, rows, col0, cols, panel + k0 * stride, stride, k0, kc);
       }
     }
   }
