@@ -121,19 +121,84 @@ AbstractScope::AbstractScope() : previous_(abstract_mode) { abstract_mode = true
 AbstractScope::~AbstractScope() { abstract_mode = previous_; }
 bool AbstractScope::active() { return abstract_mode; }
 
-// Freed buffers are kept for reuse, by exact size, up to kCacheBytes in all: a training step
-// allocates the same shapes every time, so in steady state it allocates nothing from the system.
+// Freed buffers are kept for reuse, by exact size: a training step allocates the same shapes every
+// time, so in steady state it allocates nothing from the system. Two levels: each thread keeps up
+// to kLocalBytes in its own bins (no lock: most of a step's buffers are freed on the thread that
+// made them), and behind them a shared cache of up to kSharedBytes for large blocks (a buffer
+// freed by the checkpoint writer thread, say) under a mutex.
 namespace {
-struct BlockCache {
-  static constexpr std::size_t kCacheBytes = 64 << 20;
-  static constexpr std::size_t kMinBlock = 4096;  // small blocks: malloc is fast enough
+struct SharedCache {
+  static constexpr std::size_t kSharedBytes = 64 << 20;
+  static constexpr std::size_t kMinBlock = 4096;  // smaller blocks: not worth the lock
   std::mutex mutex;
   std::unordered_map<std::size_t, std::vector<void*>> free_blocks;
   std::size_t cached = 0;
 };
-BlockCache& block_cache() {
-  static BlockCache* cache = new BlockCache;  // never destroyed: buffers may be freed during static destruction
+SharedCache& shared_cache() {
+  static SharedCache* cache = new SharedCache;  // never destroyed: buffers may be freed during static destruction
   return *cache;
+}
+
+void free_block(void* block) { ::operator delete(block, std::align_val_t{kAlignment}); }
+
+void* take_shared(std::size_t total) {
+  if (total < SharedCache::kMinBlock) return nullptr;
+  SharedCache& c = shared_cache();
+  std::lock_guard lock(c.mutex);
+  auto it = c.free_blocks.find(total);
+  if (it == c.free_blocks.end() || it->second.empty()) return nullptr;
+  void* block = it->second.back();
+  it->second.pop_back();
+  c.cached -= total;
+  return block;
+}
+
+void give_shared(void* block, std::size_t total) {
+  if (total >= SharedCache::kMinBlock) {
+    SharedCache& c = shared_cache();
+    std::lock_guard lock(c.mutex);
+    if (c.cached + total <= SharedCache::kSharedBytes) {
+      c.free_blocks[total].push_back(block);
+      c.cached += total;
+      return;
+    }
+  }
+  free_block(block);
+}
+
+// A thread's own bins, most recently used first (a step uses a handful of sizes).
+struct LocalCache {
+  static constexpr std::size_t kLocalBytes = 16 << 20;
+  static constexpr std::size_t kMaxBins = 64;
+  struct Bin {
+    std::size_t total;
+    std::vector<void*> blocks;
+  };
+  std::vector<Bin> bins;
+  std::size_t cached = 0;
+
+  Bin* find(std::size_t total) {
+    for (std::size_t i = 0; i < bins.size(); ++i)
+      if (bins[i].total == total) {
+        if (i > 0) std::swap(bins[i], bins[i - 1]);  // move towards the front
+        return &bins[i > 0 ? i - 1 : 0];
+      }
+    return nullptr;
+  }
+  ~LocalCache() {
+    for (Bin& bin : bins)
+      for (void* block : bin.blocks) give_shared(block, bin.total);
+  }
+};
+thread_local bool t_local_gone = false;  // trivially destructible: readable after the cache is gone
+struct LocalCacheOwner {
+  LocalCache cache;
+  ~LocalCacheOwner() { t_local_gone = true; }
+};
+LocalCache* local_cache() {
+  if (t_local_gone) return nullptr;  // this thread is exiting: its cache was destroyed
+  static thread_local LocalCacheOwner owner;
+  return &owner.cache;
 }
 }  // namespace
 
@@ -142,16 +207,13 @@ BlockCache& block_cache() {
 Array::StoragePtr Array::StoragePtr::allocate(std::size_t bytes) {
   const std::size_t total = kAlignment + std::max<std::size_t>(bytes, 1);
   void* block = nullptr;
-  if (total >= BlockCache::kMinBlock) {
-    BlockCache& c = block_cache();
-    std::lock_guard lock(c.mutex);
-    auto it = c.free_blocks.find(total);
-    if (it != c.free_blocks.end() && !it->second.empty()) {
-      block = it->second.back();
-      it->second.pop_back();
-      c.cached -= total;
+  if (LocalCache* local = local_cache())
+    if (LocalCache::Bin* bin = local->find(total); bin && !bin->blocks.empty()) {
+      block = bin->blocks.back();
+      bin->blocks.pop_back();
+      local->cached -= total;
     }
-  }
+  if (!block) block = take_shared(total);
   if (!block) block = ::operator new(total, std::align_val_t{kAlignment});
   auto* s = new (block) Storage{{1}, bytes, static_cast<char*>(block) + kAlignment};
   StoragePtr p;
@@ -162,16 +224,16 @@ Array::StoragePtr Array::StoragePtr::allocate(std::size_t bytes) {
 void Array::StoragePtr::release(Storage* p) {
   const std::size_t total = kAlignment + std::max<std::size_t>(p->bytes, 1);
   p->~Storage();
-  if (total >= BlockCache::kMinBlock) {
-    BlockCache& c = block_cache();
-    std::lock_guard lock(c.mutex);
-    if (c.cached + total <= BlockCache::kCacheBytes) {
-      c.free_blocks[total].push_back(p);
-      c.cached += total;
+  if (LocalCache* local = local_cache(); local && local->cached + total <= LocalCache::kLocalBytes) {
+    LocalCache::Bin* bin = local->find(total);
+    if (!bin && local->bins.size() < LocalCache::kMaxBins) bin = &local->bins.emplace_back(LocalCache::Bin{total, {}});
+    if (bin) {
+      bin->blocks.push_back(p);
+      local->cached += total;
       return;
     }
   }
-  ::operator delete(static_cast<void*>(p), std::align_val_t{kAlignment});
+  give_shared(p, total);
 }
 
 Array::Array() : shape_{0}, numel_(0) {}
