@@ -96,17 +96,10 @@ template <class T> const Kernel<T>& kernel_of(const PathKernels& k) {
 
 // Below this many multiply-adds a second thread costs more than it saves.
 constexpr double kParallelWork = 1 << 18;
-}  // namespace
 
-template <class T>
-void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k,
-          int threads) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    std::fill(c, c + m * n, T(0));
-    return;
-  }
-  const Kernel<T>& kernel = kernel_of<T>(current_kernels());
+// Runs `job` (m x n of C) on `kernel`, split across threads by row blocks or column panels.
+template <class T> void run_job(const Kernel<T>& kernel, Job<T> job, int threads) {
+  const std::ptrdiff_t m = job.m, n = job.n, k = job.k;
   const std::ptrdiff_t panels = (n + kernel.nr - 1) / kernel.nr;
   const std::ptrdiff_t row_blocks = (m + kernel.mr - 1) / kernel.mr;
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
@@ -116,7 +109,7 @@ void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::int64_t
   const std::size_t panel_size = static_cast<std::size_t>(k * kernel.nr);
   if (buffer.size() < panel_size * static_cast<std::size_t>(parts)) buffer.resize(panel_size * static_cast<std::size_t>(parts));
   T* const panels_of_threads = buffer.data();  // (inside the parallel region, `buffer` would be each thread's own)
-  const Job<T> job{a, trans_a ? 1 : k, trans_a ? m : 1, b, trans_b ? 1 : n, trans_b ? k : 1, c, m, n, k, panels_of_threads};
+  job.panel = panels_of_threads;
   if (parts == 1) {
     kernel.run(job, 0, m, 0, panels);
     return;
@@ -134,6 +127,36 @@ void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::int64_t
       if (p0 < p1) kernel.run(mine, 0, m, p0, p1);
     }
   }
+}
+
+// Register-block cells a rows x cols product occupies, padding included.
+std::ptrdiff_t padded_cells(std::ptrdiff_t rows, std::ptrdiff_t cols, int mr, int nr) {
+  return (rows + mr - 1) / mr * mr * ((cols + nr - 1) / nr * nr);
+}
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k,
+          int threads) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    std::fill(c, c + m * n, T(0));
+    return;
+  }
+  const Kernel<T>& kernel = kernel_of<T>(current_kernels());
+  const Job<T> job{a, trans_a ? 1 : k, trans_a ? m : 1, b, trans_b ? 1 : n, trans_b ? k : 1, c, m, n, k, nullptr};
+  // A narrow C (few columns, many rows: a layer with few outputs) wastes most vector lanes; its
+  // transpose C^T = op(B)^T op(A)^T puts the rows in the lanes instead. The same bits: each
+  // c[i,j] is still one FMA chain over k in increasing order, and fma(x, y, acc) = fma(y, x, acc).
+  if (padded_cells(n, m, kernel.mr, kernel.nr) < padded_cells(m, n, kernel.mr, kernel.nr)) {
+    static thread_local std::vector<T> transposed;
+    transposed.resize(static_cast<std::size_t>(m * n));
+    run_job(kernel, Job<T>{b, job.b_cs, job.b_rs, a, job.a_cs, job.a_rs, transposed.data(), n, m, k, nullptr}, threads);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) c[i * n + j] = transposed[static_cast<std::size_t>(j * m + i)];
+    return;
+  }
+  run_job(kernel, job, threads);
 }
 
 template void gemm<float>(bool, bool, const float*, const float*, float*, std::int64_t, std::int64_t, std::int64_t, int);
