@@ -34,22 +34,37 @@ void with_labels(const char* op, const Array& labels, std::int64_t rows, std::in
                 " (for probability targets use softmax_cross_entropy_with_probs)");
 }
 
-// One row of softmax cross-entropy: writes the probabilities, returns -log p[y]. Every sum runs
-// over the classes in order, so the result does not depend on how rows are vectorised or split.
-// float rows use float arithmetic (portable::expf / logf), double rows double.
-template <class T> double softmax_row(const T* x, T* p, std::int64_t classes, std::int64_t y) {
-  T m = x[0];
-  for (std::int64_t c = 1; c < classes; ++c) m = x[c] > m ? x[c] : m;
-  T s = 0;
-  for (std::int64_t c = 0; c < classes; ++c) {
-    if constexpr (std::is_same_v<T, float>) p[c] = portable::expf(x[c] - m);
-    else p[c] = portable::exp(x[c] - m);
-    s += p[c];
+// Softmax cross-entropy of `rows` rows: writes the probabilities, returns the sum over rows (in
+// row order) of -log p[y]. Every sum over classes runs in class order, and the transcendental
+// passes are flat loops over elements (they vectorise; each element's result is the same IEEE
+// operations in any lane), so the bits depend on nothing but the inputs. float rows use float
+// arithmetic (portable::expf / logf), double rows double.
+template <class T, class L>
+double softmax_rows(const T* x, T* p, std::int64_t rows, std::int64_t classes, const L* y) {
+  const std::int64_t n = rows * classes;
+  for (std::int64_t r = 0; r < rows; ++r) {  // p = x - the row's max
+    const T* xr = x + r * classes;
+    T m = xr[0];
+    for (std::int64_t c = 1; c < classes; ++c) m = xr[c] > m ? xr[c] : m;
+    for (std::int64_t c = 0; c < classes; ++c) p[r * classes + c] = xr[c] - m;
   }
-  const T inv = T(1) / s;
-  for (std::int64_t c = 0; c < classes; ++c) p[c] *= inv;
-  if constexpr (std::is_same_v<T, float>) return static_cast<double>(portable::logf(s) - (x[y] - m));
-  else return portable::log(s) - (x[y] - m);
+  double total = 0;
+  for (std::int64_t r = 0; r < rows; ++r) total -= static_cast<double>(p[r * classes + y[r]]);  // -(x[y] - max)
+  if constexpr (std::is_same_v<T, float>) {
+    for (std::int64_t i = 0; i < n; ++i) p[i] = portable::expf(p[i]);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) p[i] = portable::exp(p[i]);
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* pr = p + r * classes;
+    T s = 0;
+    for (std::int64_t c = 0; c < classes; ++c) s += pr[c];
+    const T inv = T(1) / s;
+    for (std::int64_t c = 0; c < classes; ++c) pr[c] *= inv;
+    if constexpr (std::is_same_v<T, float>) total += static_cast<double>(portable::logf(s));
+    else total += portable::log(s);
+  }
+  return total;
 }
 // s.astype(dtype), differentiable: Array::astype is not recorded on the tape, so without this the
 // gradient of a penalty term of another dtype than the first would be silently lost.
@@ -80,9 +95,8 @@ Array softmax_cross_entropy(const Array& logits, const Array& labels) {
     using T = decltype(t);
     const T* x = logits.data<T>();
     T* p = probs.mutable_data<T>();
-    with_labels("softmax_cross_entropy", labels, rows, classes, [&](const auto* y) {
-      for (std::int64_t r = 0; r < rows; ++r) total += softmax_row(x + r * classes, p + r * classes, classes, y[r]);
-    });
+    with_labels("softmax_cross_entropy", labels, rows, classes,
+                [&](const auto* y) { total = softmax_rows(x, p, rows, classes, y); });
   });
   Array loss = Array::full({}, logits.dtype(), total / static_cast<double>(rows));
   const detail::Rule rule = [](const Array& g, const Node& n, Grads& d) {

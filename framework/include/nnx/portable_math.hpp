@@ -32,13 +32,14 @@ inline float pow2(std::int32_t k) {  // 2^k for k in [-126, 127], exactly
 }
 }  // namespace detail
 
-// e^x; 0 below -103.9 (subnormal results are computed), +inf above 88.72.
+// e^x; 0 below -103.97 (subnormal results are computed), +inf from 88.73. Branch-free (selects),
+// so a loop over it vectorises.
 inline float expf(float x) {
-  if (!(x < 88.72283f)) return x != x ? x : std::numeric_limits<float>::infinity();
-  if (x < -103.97208f) return 0.0f;
+  // Clamped (NaN to 0) so k is in range; the special cases are selected at the end.
+  const float xc = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : (x == x ? x : 0.0f));
   // x = k ln2 + r, |r| <= ln2/2; k rounded to nearest by the 1.5 * 2^23 trick (exact IEEE).
-  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;  // ln2 in two parts: k * 0.693359375 is exact
+  const float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;  // ln2 in two parts: k * 0.693359375 is exact
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -46,32 +47,26 @@ inline float expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float e = (p * (r * r) + r) + 1.0f;
+  // e * 2^k as e * 2^k1 * 2^k2 with k1 = k/2: the first product is exact, the second rounds once,
+  // so subnormal results are right and normal ones equal e * 2^k.
   const auto ki = static_cast<std::int32_t>(k);
-  if (ki < -126) return e * detail::pow2(ki + 64) * detail::pow2(-64);  // a subnormal result: scale in two steps
-  if (ki > 127) return e * detail::pow2(ki - 1) * 2.0f;
-  return e * detail::pow2(ki);
+  const std::int32_t k1 = ki / 2;
+  const float y = e * detail::pow2(k1) * detail::pow2(ki - k1);
+  const float inf = std::numeric_limits<float>::infinity();
+  return x != x ? x : (x < -103.97208f ? 0.0f : (x >= 88.72284f ? inf : y));
 }
 
-// Natural logarithm; -inf at 0, NaN below 0 and for NaN, +inf at +inf.
+// Natural logarithm; -inf at 0, NaN below 0 and for NaN, +inf at +inf. Branch-free (selects).
 inline float logf(float x) {
   constexpr float inf = std::numeric_limits<float>::infinity();
-  if (x == 0.0f) return -inf;
-  if (!(x > 0.0f)) return std::numeric_limits<float>::quiet_NaN();  // negative, or NaN
-  if (x == inf) return inf;
-  std::int32_t e = 0;
-  if (x < 1.17549435e-38f) {  // subnormal: normalise first
-    x *= 8388608.0f;
-    e = -23;
-  }
-  const auto bits = std::bit_cast<std::uint32_t>(x);
-  e += static_cast<std::int32_t>((bits >> 23) & 0xff) - 126;
-  float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f000000u);  // x = m 2^e, m in [0.5, 1)
-  if (m < 0.707106781186547524f) {
-    e -= 1;
-    m = (m + m) - 1.0f;
-  } else {
-    m = m - 1.0f;
-  }
+  const bool subnormal = x < 1.17549435e-38f;
+  const float xs = subnormal ? x * 8388608.0f : x;  // normalise a subnormal first
+  const auto bits = std::bit_cast<std::uint32_t>(xs);
+  std::int32_t e = static_cast<std::int32_t>((bits >> 23) & 0xff) - 126 - (subnormal ? 23 : 0);
+  float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f000000u);  // xs = m 2^e, m in [0.5, 1)
+  const bool low = m < 0.707106781186547524f;
+  e = low ? e - 1 : e;
+  m = low ? (m + m) - 1.0f : m - 1.0f;
   const float z = m * m;
   float p = 7.0376836292e-2f;
   p = p * m - 1.1514610310e-1f;
@@ -86,7 +81,8 @@ inline float logf(float x) {
   float y = (m * z) * p;
   y = y + ef * -2.12194440e-4f;
   y = y - 0.5f * z;
-  return (m + y) + ef * 0.693359375f;
+  const float result = (m + y) + ef * 0.693359375f;
+  return x == 0.0f ? -inf : (!(x > 0.0f) ? std::numeric_limits<float>::quiet_NaN() : (x == inf ? inf : result));
 }
 
 }  // namespace nnx::portable
