@@ -18,18 +18,47 @@ using detail::Node;
 
 namespace {
 
-// out = relu?(out + bias) row by row; bias may be null.
-template <class T> void bias_activation(T* out, const T* bias, std::int64_t rows, std::int64_t cols, bool relu) {
+// The elementwise passes, compiled for several instruction sets and picked at load time (GCC's
+// target_clones): lanes are independent and -ffp-contract=off holds, so every clone gives the
+// same bits; wider ones only take fewer instructions.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NNX_ELEMENTWISE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NNX_ELEMENTWISE_CLONES
+#endif
+
+// out = relu?(out + bias), one pass, row by row; bias may be null.
+template <class T>
+NNX_ELEMENTWISE_CLONES void bias_activation(T* out, const T* bias, std::int64_t rows, std::int64_t cols, bool relu) {
   for (std::int64_t r = 0; r < rows; ++r) {
     T* y = out + r * cols;
-    if (bias)
+    if (bias && relu)
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const T v = y[c] + bias[c];
+        y[c] = v > T(0) ? v : T(0);
+      }
+    else if (bias)
       for (std::int64_t c = 0; c < cols; ++c) y[c] = y[c] + bias[c];
-    if (relu)
+    else if (relu)
       for (std::int64_t c = 0; c < cols; ++c) {
         const T v = y[c];
         y[c] = v > T(0) ? v : T(0);
       }
   }
+}
+
+// relu's backward: mask[i] = g[i] where y[i] > 0, else 0 (both loads unconditional: a select).
+template <class T> NNX_ELEMENTWISE_CLONES void relu_mask(const T* g, const T* y, T* mask, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T gv = g[i];
+    mask[i] = y[i] > T(0) ? gv : T(0);
+  }
+}
+
+// acc[c] += z[r, c] for r = 0 .. rows-1 in order: the bias gradient (acc starts at +0).
+template <class T> NNX_ELEMENTWISE_CLONES void sum_rows(const T* z, T* acc, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) acc[c] += z[r * cols + c];
 }
 
 // num[0]: 1 when relu is fused. saved: x, kernel, the output (its sign is relu's mask).
@@ -42,14 +71,7 @@ void linear_rule(const Array& g, const Node& n, Grads& d) {
     Array masked;  // relu's backward: g where the output is > 0, else 0
     if (relu) {
       masked = Array::empty(g.shape(), g.dtype());
-      const T* gp = g.data<T>();
-      const T* yp = out.data<T>();
-      T* mp = masked.mutable_data<T>();
-      const std::int64_t n = g.numel();
-      for (std::int64_t i = 0; i < n; ++i) {  // both loads unconditional: the loop vectorises as a select
-        const T gv = gp[i];
-        mp[i] = yp[i] > T(0) ? gv : T(0);
-      }
+      relu_mask(g.data<T>(), out.data<T>(), masked.mutable_data<T>(), g.numel());
     }
     const Array& dz = relu ? masked : g;
     if (d.wanted(0)) d[0] = detail::matmul_impl<T>(dz, kernel, false, true, x.shape());  // dz . kernel^T
@@ -58,10 +80,7 @@ void linear_rule(const Array& g, const Node& n, Grads& d) {
                                     kernel.shape());
     if (n.n_inputs > 2 && d.wanted(2)) {  // the bias: dz summed over rows, in row order, from +0
       Array db = Array::zeros({cols}, g.dtype());
-      T* acc = db.mutable_data<T>();
-      const T* z = dz.data<T>();
-      for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t c = 0; c < cols; ++c) acc[c] += z[r * cols + c];
+      sum_rows(dz.data<T>(), db.mutable_data<T>(), rows, cols);
       d[2] = std::move(db);
     }
   });
