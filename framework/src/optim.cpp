@@ -24,6 +24,42 @@ template <class T> Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> as_vec(c
   return Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(a.data<T>(), a.numel());
 }
 
+// The hot updates as plain loops over elements, one pass each, in the order of operations of the
+// formulas above them (the same bits as the Eigen expressions they replace).
+// sgd: with momentum, trace = g + m trace; g = nesterov ? g + m trace : trace. Then g *= -lr.
+template <class T>
+NNX_ELEMENTWISE_CLONES void sgd_kernel(T* g, T* trace, std::int64_t n, T momentum, bool nesterov, T neg_lr) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    T u = g[i];
+    if (trace) {
+      const T tr = u + momentum * trace[i];
+      trace[i] = tr;
+      u = nesterov ? u + momentum * tr : tr;
+    }
+    g[i] = u * neg_lr;
+  }
+}
+// adam(w): mu = b1 mu + (1-b1) g; nu = b2 nu + (1-b2) g^2; g = (mu/c1) / (sqrt(nu/c2) + eps)
+// [+ wd p]; g *= -lr.
+template <class T>
+NNX_ELEMENTWISE_CLONES void adam_kernel(T* g, T* mu, T* nu, const T* p, std::int64_t n, T b1, T one_minus_b1, T b2,
+                                        T one_minus_b2, T c1, T c2, T eps, T wd, T neg_lr) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T gi = g[i];
+    const T m = b1 * mu[i] + one_minus_b1 * gi;
+    const T v = b2 * nu[i] + one_minus_b2 * (gi * gi);
+    mu[i] = m;
+    nu[i] = v;
+    T u = (m / c1) / (std::sqrt(v / c2) + eps);
+    if (p) u = u + wd * p[i];
+    g[i] = u * neg_lr;
+  }
+}
+// param += update.
+template <class T> NNX_ELEMENTWISE_CLONES void add_into(T* param, const T* update, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) param[i] = param[i] + update[i];
+}
+
 // Calls f(T{}, i) for each parameter i, with T its dtype.
 template <class F> void for_each_param(optim::UpdateContext& ctx, F f) {
   for (std::size_t i = 0; i < ctx.updates.size(); ++i)
@@ -76,18 +112,11 @@ class Sgd final : public Stage {
   std::string name() const override { return "sgd"; }
   void update(UpdateContext& ctx) const override {
     const double lr = lr_(ctx.step);
-    for_each_param(ctx, [&](auto t, std::size_t i) {
+    for_each_param(ctx, [&](auto t, std::size_t i) {  // optax.trace, then the learning rate (sgd_kernel)
       using T = decltype(t);
-      auto g = as_vec<T>(*ctx.updates[i]);
-      if (momentum_ != 0) {  // optax.trace: trace = g + momentum * trace
-        auto tr = as_vec<T>(*ctx.slots[0][i]);
-        tr = g + static_cast<T>(momentum_) * tr;
-        if (nesterov_)
-          g = g + static_cast<T>(momentum_) * tr;
-        else
-          g = tr;
-      }
-      g *= static_cast<T>(-lr);
+      Array& g = *ctx.updates[i];
+      sgd_kernel<T>(g.mutable_data<T>(), momentum_ != 0 ? ctx.slots[0][i]->mutable_data<T>() : nullptr, g.numel(),
+                    static_cast<T>(momentum_), nesterov_, static_cast<T>(-lr));
     });
   }
 
@@ -109,14 +138,11 @@ class Adam final : public Stage {
     const double c1 = 1.0 - power(b1_, t), c2 = 1.0 - power(b2_, t);
     for_each_param(ctx, [&](auto tag, std::size_t i) {
       using T = decltype(tag);
-      auto g = as_vec<T>(*ctx.updates[i]);
-      auto mu = as_vec<T>(*ctx.slots[0][i]);
-      auto nu = as_vec<T>(*ctx.slots[1][i]);
-      mu = static_cast<T>(b1_) * mu + static_cast<T>(1 - b1_) * g;
-      nu = static_cast<T>(b2_) * nu + static_cast<T>(1 - b2_) * g.square();
-      g = (mu / static_cast<T>(c1)) / ((nu / static_cast<T>(c2)).sqrt() + static_cast<T>(eps_));
-      if (wd_ != 0) g += static_cast<T>(wd_) * as_vec<T>(*ctx.params[i]);
-      g *= static_cast<T>(-lr);
+      Array& g = *ctx.updates[i];
+      adam_kernel<T>(g.mutable_data<T>(), ctx.slots[0][i]->mutable_data<T>(), ctx.slots[1][i]->mutable_data<T>(),
+                     wd_ != 0 ? ctx.params[i]->data<T>() : nullptr, g.numel(), static_cast<T>(b1_),
+                     static_cast<T>(1 - b1_), static_cast<T>(b2_), static_cast<T>(1 - b2_), static_cast<T>(c1),
+                     static_cast<T>(c2), static_cast<T>(eps_), static_cast<T>(wd_), static_cast<T>(-lr));
     });
   }
 
@@ -386,7 +412,7 @@ void Optimizer::apply_updates(std::vector<Array>& updates, const std::vector<Var
     Array& p = params[i]->value;
     detail::floating("Optimizer::update", p, [&](auto t) {
       using T = decltype(t);
-      as_vec<T>(p) += as_vec<T>(static_cast<const Array&>(updates[i]));
+      add_into<T>(p.mutable_data<T>(), static_cast<const Array&>(updates[i]).data<T>(), p.numel());
     });
   }
   step.value.mutable_data<std::int64_t>()[0] += 1;

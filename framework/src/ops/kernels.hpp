@@ -10,6 +10,15 @@
 #include "nnx/array.hpp"
 #include "nnx/error.hpp"
 
+// Elementwise loops compiled for several instruction sets and picked at load time (GCC's
+// target_clones): lanes are independent and -ffp-contract=off holds, so every clone gives the
+// same bits; wider ones only take fewer instructions.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NNX_ELEMENTWISE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NNX_ELEMENTWISE_CLONES
+#endif
+
 namespace nnx::detail {
 
 // Calls f(T{}) with T = float or double; other dtypes are an error naming the operation.

@@ -18,15 +18,7 @@ using detail::Node;
 
 namespace {
 
-// The elementwise passes, compiled for several instruction sets and picked at load time (GCC's
-// target_clones): lanes are independent and -ffp-contract=off holds, so every clone gives the
-// same bits; wider ones only take fewer instructions.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NNX_ELEMENTWISE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define NNX_ELEMENTWISE_CLONES
-#endif
-
+// The elementwise passes are NNX_ELEMENTWISE_CLONES (kernels.hpp): the same bits on every ISA.
 // out = relu?(out + bias), one pass, row by row; bias may be null.
 template <class T>
 NNX_ELEMENTWISE_CLONES void bias_activation(T* out, const T* bias, std::int64_t rows, std::int64_t cols, bool relu) {
