@@ -112,13 +112,15 @@ def training_section(f):
 
 
 def gemm_section(f):
-    variants = next(iter(f.gemm.values()), {})
+    variants = list(next(iter(f.gemm.values()), {}))
+    kernel = f.kernels.get("nnx openblas")  # bench_gemm's openblas runs the same kernel as this run
+    header = [f"openblas ({kernel})" if v == "openblas" and kernel else v for v in variants]
     L = ["## Matrix products (GFLOP/s, float32, 1 thread)", "",
          "bench_gemm: every variant measured in turn in each round (interleaved); nnx::matmul, output allocation "
          "included. The deterministic paths give the same bits; which one runs is chosen by cpuid (NNX_FMA_PATH). "
          "openblas (SkylakeX) comes from a second bench_gemm run with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS picks its "
          "kernel once, when it loads).", "",
-         "| M x K x N | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+         "| M x K x N | " + " | ".join(header) + " |", "|---|" + "---|" * len(variants)]
     for (m, k, n), figs in f.gemm.items():
         L.append(f"| {m} x {k} x {n} | " + " | ".join(fmt(*figs[v]) if v in figs else "-" for v in variants) + " |")
     return L
