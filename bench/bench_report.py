@@ -1,4 +1,5 @@
 """docs/benchmarks.md and docs/benchmarks.svg from the figures bench/run_bench.py measured."""
+import math
 import re
 from dataclasses import dataclass
 
@@ -239,21 +240,23 @@ def svg_plot(f, path):
             bars.append((f"save {label} vs torch", warm["torch::save+fsync"][0] / warm["nnx save (sync)"][0]))
     if not bars:
         return False
+    # A log scale centred on 1.0: 0.5x and 2x are as far from equal; bars grow from the 1.0 line.
     width, bar_h, left = 760, 18, 230
     height = 60 + bar_h * len(bars)
-    top = max(max(v for _, v in bars), 1.0)
-    scale = (width - left - 80) / top
+    logs = [math.log10(v) for _, v in bars]
+    lo, hi = min(min(logs), 0.0), max(max(logs), 0.0)
+    scale = (width - left - 60) / ((hi - lo) or 1.0)
+    one = left + (-lo) * scale
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
-           '<text x="10" y="20" font-size="14">nnx speed relative to its peer (1.0 = equal; higher is faster; '
+           '<text x="10" y="20" font-size="14">nnx speed relative to its peer (1.0 = equal; right is faster; log scale; '
            'training against the fastest libtorch)</text>']
-    one = left + scale
-    for i, (label, v) in enumerate(bars):
-        y = 40 + i * bar_h
+    for i, ((label, v), lg) in enumerate(zip(bars, logs)):
+        y, x = 40 + i * bar_h, one + lg * scale
         colour = "#2a7ab0" if v >= 1 else "#c0504d"
         out.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{label}</text>')
-        out.append(f'<rect x="{left}" y="{y + 2}" width="{v * scale:.1f}" height="{bar_h - 5}" fill="{colour}"/>')
-        out.append(f'<text x="{left + v * scale + 4:.1f}" y="{y + 12}">{v:.2f}x</text>')
+        out.append(f'<rect x="{min(x, one):.1f}" y="{y + 2}" width="{abs(x - one):.1f}" height="{bar_h - 5}" fill="{colour}"/>')
+        out.append(f'<text x="{max(x, one) + 4:.1f}" y="{y + 12}">{v:.2f}x</text>')
     out.append(f'<line x1="{one:.1f}" y1="32" x2="{one:.1f}" y2="{height - 8}" stroke="#444" stroke-dasharray="3,3"/>')
     out.append("</svg>")
     with open(path, "w") as out_file:
