@@ -67,47 +67,56 @@ def nnx_runs(f):
     return [r for r in f.runs if r.startswith("nnx")]
 
 
-def training_section(f):
-    nnx = nnx_runs(f)
+def throughput_table(f):
     L = ["## Training throughput (steps/s)", "",
          "| config | optimizer | threads | " + " | ".join(f.runs) + " |", "|---|---|---|" + "---|" * len(f.runs)]
     for cfg, opt, t, rates in f.train:
         L.append(f"| {cfg} | {opt} | {t} | " + " | ".join(fmt(*rates[r]) if r in rates else "-" for r in f.runs) + " |")
-    L += ["", "Configs: tiny 4-32-32-2 batch 32; small 64-256-256-10 batch 128; mnist 784-512-512-10 batch 256. "
-          "Same initial parameters (nnx's, copied into torch), data, loss (softmax cross-entropy) and optimizer "
-          "hyper-parameters on both sides. nnx's matmul backends (nnx/compute.hpp, NNX_MATMUL): deterministic = one FMA "
-          "chain per output, bitwise identical on every machine, path and thread count (the default); portable = Eigen "
-          "SSE2, bitwise identical on every x86-64 machine (the default up to nnx 0.1); openblas = the same OpenBLAS "
-          "libtorch uses, reproducible on one machine for a fixed thread count only. "
-          "SkylakeX = OPENBLAS_CORETYPE=SkylakeX, OpenBLAS's AVX-512 kernels (the others run the kernel named under "
-          "The machine). "
-          f"torch = libtorch with glibc's malloc as it comes; no-trim = `GLIBC_TUNABLES={NO_TRIM}` (glibc keeps "
-          "the memory libtorch frees instead of handing it back and faulting it in again on the next step).",
-          "", "Where the sides' work differs: torch's step calls zero_grad, writing zeros into every gradient that "
-          "backward then accumulates into; nnx's backward writes fresh gradients. The arithmetic is otherwise the same.",
-          "", "### Against the fastest libtorch configuration of each row", "",
-          "| config | optimizer | threads | fastest libtorch | " + " | ".join(f"ratio {r}" for r in nnx) + " |",
-          "|---|---|---|---|" + "---|" * len(nnx)]
+    return L + ["", "Configs: tiny 4-32-32-2 batch 32; small 64-256-256-10 batch 128; mnist 784-512-512-10 batch 256. "
+                "Same initial parameters (nnx's, copied into torch), data, loss (softmax cross-entropy) and optimizer "
+                "hyper-parameters on both sides. nnx's matmul backends (nnx/compute.hpp, NNX_MATMUL): deterministic = one "
+                "FMA chain per output, bitwise identical on every machine, path and thread count (the default); portable = "
+                "Eigen SSE2, bitwise identical on every x86-64 machine (the default up to nnx 0.1); openblas = the same "
+                "OpenBLAS libtorch uses, reproducible on one machine for a fixed thread count only. SkylakeX = "
+                "OPENBLAS_CORETYPE=SkylakeX, OpenBLAS's AVX-512 kernels (the other runs use the kernel named under The "
+                f"machine). torch = libtorch with glibc's malloc as it comes; no-trim = `GLIBC_TUNABLES={NO_TRIM}` (glibc "
+                "keeps the memory libtorch frees instead of handing it back and faulting it in again on the next step).",
+                "", "Where the work differs: torch's step calls zero_grad, writing zeros into every gradient that backward "
+                "then accumulates into; nnx's backward writes fresh gradients. Both compute the same loss, gradients and update."]
+
+
+def ratio_table(f):
+    nnx = nnx_runs(f)
+    L = ["### Against the fastest libtorch configuration of each row", "",
+         "| config | optimizer | threads | fastest libtorch | " + " | ".join(f"ratio {r}" for r in nnx) + " |",
+         "|---|---|---|---|" + "---|" * len(nnx)]
     for cfg, opt, t, rates in f.train:
         best = fastest_torch(rates)
         cells = [f"{ratio(rates, r):.2f}x" if ratio(rates, r) else "-" for r in nnx]
         L.append(f"| {cfg} | {opt} | {t} | {best[0] if best else '-'} | " + " | ".join(cells) + " |")
-    shown = [DEFAULT] + [r for r in nnx if "openblas" in r]
-    L += ["", "### Arithmetic: achieved GFLOP/s and share of the machine's peak", "",
-          "Peak: bench_peak, independent FMA chains in registers on the widest vector ISA (cpuid), float32, every thread "
-          "busy: " + "; ".join(f"{t} thread(s) {fmt(*p[:3])} GFLOP/s ({p[3]})" for t, p in sorted(f.peaks.items())) + ". "
-          "FLOP of a step, counting matrix products only: forward F = 2·B·Σ n_i·n_(i+1) over the layers, backward F for the "
-          "weight gradients plus F − 2·B·n_0·n_1 for the input gradients (no side computes the data's gradient): "
-          "3F − 2·B·n_0·n_1 in all. GFLOP/s = steps/s × that; % = of the peak at the same thread count.", "",
-          "| config | optimizer | threads | MFLOP/step | " + " | ".join(shown) + " | fastest libtorch |",
-          "|---|---|---|---|" + "---|" * (len(shown) + 1)]
+    return L
+
+
+def achieved(rate, flop, peak):
+    """'GFLOP/s (% of peak)' of `rate` steps/s of `flop` each."""
+    g = rate * flop / 1e9
+    return f"{g:,.1f} ({100 * g / peak:.0f}%)" if peak else f"{g:,.1f}"
+
+
+def arithmetic_table(f):
+    shown = [DEFAULT] + [r for r in nnx_runs(f) if "openblas" in r]
+    L = ["### Arithmetic: achieved GFLOP/s and share of the machine's peak", "",
+         "Peak: bench_peak, independent FMA chains in registers on the widest vector ISA (cpuid), float32, every thread "
+         "busy: " + "; ".join(f"{t} thread(s) {fmt(*p[:3])} GFLOP/s ({p[3]})" for t, p in sorted(f.peaks.items())) + ". "
+         "FLOP of a step, counting matrix products only: forward F = 2·B·Σ n_i·n_(i+1) over the layers, backward F for the "
+         "weight gradients plus F − 2·B·n_0·n_1 for the input gradients (no side computes the data's gradient): "
+         "3F − 2·B·n_0·n_1 in all. GFLOP/s = steps/s × that; % = of the peak at the same thread count.", "",
+         "| config | optimizer | threads | MFLOP/step | " + " | ".join(shown) + " | fastest libtorch |",
+         "|---|---|---|---|" + "---|" * (len(shown) + 1)]
     for cfg, opt, t, rates in f.train:
-        flop, peak = step_flop(cfg), f.peaks.get(t, (0,))[0]
-        def achieved(rate):
-            g = rate * flop / 1e9
-            return f"{g:,.1f} ({100 * g / peak:.0f}%)" if peak else f"{g:,.1f}"
-        best = fastest_torch(rates)
-        cells = [achieved(rates[r][0]) if r in rates else "-" for r in shown] + [achieved(best[1][0]) if best else "-"]
+        flop, peak, best = step_flop(cfg), f.peaks.get(t, (0,))[0], fastest_torch(rates)
+        cells = [achieved(rates[r][0], flop, peak) if r in rates else "-" for r in shown]
+        cells.append(achieved(best[1][0], flop, peak) if best else "-")
         L.append(f"| {cfg} | {opt} | {t} | {flop / 1e6:,.3f} | " + " | ".join(cells) + " |")
     return L
 
@@ -218,7 +227,7 @@ def markdown(f):
          f"{info['own_kernel']} on this CPU. The OpenBLAS environment every run inherits: "
          f"{info['blas_env'] or 'none'} (the SkylakeX runs override OPENBLAS_CORETYPE)",
          "", "![ratios](benchmarks.svg)", ""]
-    L += training_section(f) + [""] + gemm_section(f) + [""] + disk_section(f)
+    L += throughput_table(f) + [""] + ratio_table(f) + [""] + arithmetic_table(f) + [""] + gemm_section(f) + [""] + disk_section(f)
     L += ["", "## Memory", "", "```", f.memory.strip(), "```", ""] + targets_section(f)
     return "\n".join(L) + "\n"
 
