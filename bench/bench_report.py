@@ -141,8 +141,9 @@ def disk_section(f):
          "Reads are measured two ways, the same on every side (bench/read_conditions.hpp). **Cold**: a fresh process (every "
          "buffer new memory the kernel faults in) reads a file whose pages were dropped from the page cache "
          "(fdatasync, then posix_fadvise DONTNEED): it comes from the disk, as the first restore after a reboot. "
-         "**Warm**: in one process, the file in the page cache and the memory already faulted in by an earlier repeat "
-         "(glibc set to keep freed memory, as torch no-trim; one untimed repeat first).", "",
+         "**Warm**: the file in the page cache and the memory already faulted in: each process runs every operation "
+         "twice and times the second (glibc set to keep freed memory, as torch no-trim). Every round runs each side's "
+         "process in turn (interleaved), warm and cold alike.", "",
          "| parameters | write+fsync | nnx save | torch::save+fsync | save() blocks (async) | nnx verify (warm) |",
          "|---|---|---|---|---|---|"]
     for n, warm, cold in f.ckpt:
@@ -159,8 +160,9 @@ def disk_section(f):
           "checks nothing (a flipped byte loads silently): there torch does less work. "
           "Async: save() takes an O(1) copy-on-write snapshot; the write happens on a background thread.", "",
           "## Export and import (ms)", "",
-          f"bench_interop, {f.interop[0]:,} float32 parameters; warm: interleaved rounds in one process, each write's old "
-          "file removed before it is timed; cold: one read per fresh process, as for checkpoints. Every read fills new "
+          f"bench_interop, {f.interop[0]:,} float32 parameters, warm and cold as for checkpoints (a warm process runs "
+          "every operation in turn, twice, and times the second pass); each write's old file is removed before it is "
+          "timed. Every read fills new "
           "buffers that stay alive (as an import's State does).", "",
           "| | write+fsync | save_safetensors | save_npz | read | load_safetensors | load_npz |", "|---|---|---|---|---|---|---|"]
     names = ("write+fsync (plain)", "save_safetensors", "save_npz", "read (plain)", "load_safetensors", "load_npz")

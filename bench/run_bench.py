@@ -156,8 +156,8 @@ def parse_ms(text):
     return {m.group(1).strip(): tuple(float(m.group(i)) for i in (2, 3, 4)) for m in map(LINE.match, text.splitlines()) if m}
 
 
-def cold_reads(repeats, jobs):
-    """{name: (median, min, max)} over `repeats` interleaved rounds of one-read processes."""
+def interleaved(repeats, jobs):
+    """{name: (median, min, max)} over `repeats` rounds, each running every job (a command) once in turn."""
     ms = {}
     for _ in range(repeats):
         for cmd in jobs:
@@ -167,15 +167,14 @@ def cold_reads(repeats, jobs):
 
 
 def disk_figures(build, repeats, params, work, programs, cold_reads_of):
-    """(warm, cold) figures of the disk benchmarks `programs`: warm repeats in one process each,
-    then the files written once and read cold by a fresh process per read, interleaved."""
+    """(warm, cold) figures of the disk benchmarks `programs`, each side by side in interleaved rounds:
+    warm, a process per round that times its second repeat; cold, the files written once, then a
+    fresh process per read."""
     d = os.path.join(work, f"disk-{params}")
-    warm = {}
-    for p in programs:
-        warm.update(parse_ms(run([f"{build}/bin/{p}", params, d, "warm", repeats])))
+    warm = interleaved(repeats, [[f"{build}/bin/{p}", params, d, "warm", 1] for p in programs])
     for p in programs:
         run([f"{build}/bin/{p}", params, d, "write"])
-    cold = cold_reads(repeats, [[f"{build}/bin/{p}", params, d, "cold", which] for p in programs for which in cold_reads_of[p]])
+    cold = interleaved(repeats, [[f"{build}/bin/{p}", params, d, "cold", which] for p in programs for which in cold_reads_of[p]])
     shutil.rmtree(d, ignore_errors=True)
     return warm, cold
 
