@@ -5,8 +5,9 @@
 #   ./run.sh test    install what is missing (also python3-pandas, -numpy and -torch: the real clients), build, run the
 #                    whole test suite through ctest
 #   ./run.sh build   install what is missing and build only
-#   ./run.sh bench   also installs libtorch-dev and OpenBLAS, runs the benchmarks against libtorch and
-#                    the disk, and writes docs/benchmarks.md and docs/benchmarks.svg (about 10 minutes)
+#   ./run.sh bench [OPTIONS]  also installs libtorch-dev and OpenBLAS, runs the benchmarks against libtorch
+#                    and the disk, and writes docs/benchmarks.md and docs/benchmarks.svg (about 15 minutes);
+#                    OPTIONS go to bench/run_bench.py (--repeats 2 --seconds 0.2: a quick look, not figures)
 #   ./run.sh sanitize  builds with AddressSanitizer + UndefinedBehaviorSanitizer in ./build-asan and
 #                    runs the test suite under them
 #   ./run.sh fuzz [SECONDS]  builds the libFuzzer targets with clang in ./build-fuzz and runs each for
@@ -117,10 +118,10 @@ TXT
     configure build-bench -DCMAKE_BUILD_TYPE=Release -DNNX_BENCH_TORCH=ON -DNNX_BUILD_TESTS=OFF \
       -DNNX_BUILD_EXAMPLES=OFF >/dev/null
     cmake --build build-bench -j"$JOBS"
-    python3 bench/run_bench.py --build build-bench --out docs/benchmarks.md
+    python3 bench/run_bench.py --build build-bench --out docs/benchmarks.md "${@:2}"
     ;;
   *)
-    echo "usage: ./run.sh demo | test | build | bench | sanitize | fuzz [SECONDS]" >&2
+    echo "usage: ./run.sh demo | test | build | bench [OPTIONS] | sanitize | fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

@@ -1,16 +1,11 @@
 // Checkpoint throughput of nnx against the machine's limit (plain write+fsync / read of the same
-// bytes), for a State of about N float32 parameters split into layer-sized arrays.
+// bytes), for a State of about N float32 parameters split into layer-sized arrays; reads warm and
+// cold as bench/read_conditions.hpp defines them.
 //
-//   build/bin/bench_checkpoint PARAMS DIR [repeats]
+//   build/bin/bench_checkpoint PARAMS DIR warm [repeats] | write | cold read|restore
 //
 // Prints one line per measurement: name, milliseconds (median of the repeats), and MB/s.
-#include <fcntl.h>
-#include <malloc.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <boost/filesystem.hpp>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nnx/checkpoint.hpp>
@@ -18,94 +13,113 @@
 #include <vector>
 
 #include "disk.hpp"
+#include "read_conditions.hpp"
 
 namespace {
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::ms_since;
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-struct Stats {
-  double median, min, max;
-};
-Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v.front(), v.back()};
-}
-
-void plain_read(const std::string& path, nnx::State& s) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  for (auto& [p, v] : s)
-    if (::read(fd, v.value.mutable_raw_data(), v.value.nbytes()) != static_cast<ssize_t>(v.value.nbytes())) std::abort();
-  ::close(fd);
-}
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_checkpoint PARAMS DIR [repeats]\n");
-    return 2;
-  }
-  const std::int64_t params = std::atoll(argv[1]);
-  const std::string dir = argv[2];
-  const int repeats = argc > 3 ? std::atoi(argv[3]) : 5;
-  // Every large buffer comes fresh from the kernel, as in a process that just started: reads pay
-  // the page faults in both the plain and the nnx measurement, whatever ran before.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  boost::filesystem::remove_all(dir);
-  boost::filesystem::create_directories(dir);
-  nnx::State state = bench::make_state(params);
+void warm(const bench::DiskArgs& a) {
+  bench::keep_freed_memory();
+  const nnx::State state = bench::make_state(a.params);
+  const nnx::State target = state.as_abstract();
   const double mb = static_cast<double>(state.num_bytes()) / 1e6;
+  const std::string raw = a.dir + "/raw.bin", ckdir = a.dir + "/ckpt";
   std::vector<double> t_write, t_read, t_save, t_restore, t_verify, t_async;
-  for (int r = 0; r < repeats; ++r) {
-    const std::string raw = dir + "/raw.bin";
+  for (int r = 0; r <= a.repeats; ++r) {  // repeat 0 warms up, untimed
+    auto keep = [&](std::vector<double>& v, Clock::time_point t) {
+      if (r > 0) v.push_back(ms_since(t));
+    };
     auto t = Clock::now();
     bench::plain_write(raw, state);
-    t_write.push_back(ms_since(t));
-    nnx::State target = state.as_abstract();
+    keep(t_write, t);
     t = Clock::now();
-    nnx::State buffers = target;  // fresh buffers, as a restore needs: allocation and page faults count
-    for (auto& [p, v] : buffers) v.value = nnx::Array::empty(v.value.shape(), v.value.dtype());
-    plain_read(raw, buffers);
-    t_read.push_back(ms_since(t));
+    const std::vector<nnx::Array> read = bench::plain_read(raw, target);
+    keep(t_read, t);
+    if (!bench::same_values(read, state)) std::abort();
     boost::filesystem::remove(raw);
 
-    const std::string ckdir = dir + "/ckpt";
     boost::filesystem::remove_all(ckdir);
     {
       nnx::checkpoint::CheckpointManager m(ckdir);
       t = Clock::now();
       m.save(1, state);
-      t_save.push_back(ms_since(t));
+      keep(t_save, t);
       t = Clock::now();
-      nnx::State restored = m.restore(1, target);
-      t_restore.push_back(ms_since(t));
+      const nnx::State restored = m.restore(1, target);
+      keep(t_restore, t);
       if (!nnx::state_equal(restored, state)) std::abort();
       t = Clock::now();
       nnx::checkpoint::ArrayFileReader reader(m.step_directory(1) + "/default.nnxa");
       if (!reader.verify().empty()) std::abort();
-      t_verify.push_back(ms_since(t));
+      keep(t_verify, t);
     }
     boost::filesystem::remove_all(ckdir);
     {
       nnx::checkpoint::CheckpointManager m(ckdir, {.enable_async_checkpointing = true});
       t = Clock::now();
       m.save(1, state);
-      t_async.push_back(ms_since(t));
+      keep(t_async, t);
       m.wait_until_finished();
     }
     boost::filesystem::remove_all(ckdir);
   }
-  auto report = [&](const char* name, const std::vector<double>& v) {  // name: median [min, max] ms, MB/s
-    const Stats st = stats(v);
-    std::printf("%-26s %10.3f ms [%.3f, %.3f]  %8.0f MB/s\n", name, st.median, st.min, st.max,
-                st.median > 0 ? mb / (st.median / 1e3) : 0.0);
-  };
-  std::printf("state: %lld float32 parameters, %.1f MB, %d repeats (median)\n", static_cast<long long>(params), mb, repeats);
-  report("write+fsync (plain)", t_write);
-  report("nnx save (sync)", t_save);
-  report("nnx save() blocks (async)", t_async);
-  report("read (plain)", t_read);
-  report("nnx restore (checked)", t_restore);
-  report("nnx verify", t_verify);
+  std::printf("state: %lld float32 parameters, %.1f MB, %d warm repeats (median)\n", static_cast<long long>(a.params), mb,
+              a.repeats);
+  bench::report_ms("write+fsync (plain)", t_write, mb);
+  bench::report_ms("nnx save (sync)", t_save, mb);
+  bench::report_ms("nnx save() blocks (async)", t_async, mb);
+  bench::report_ms("read (plain)", t_read, mb);
+  bench::report_ms("nnx restore (checked)", t_restore, mb);
+  bench::report_ms("nnx verify", t_verify, mb);
+}
+
+void write(const std::string& dir, std::int64_t params) {
+  boost::filesystem::create_directories(dir);
+  const nnx::State state = bench::make_state(params);
+  bench::plain_write(dir + "/raw.bin", state);
+  nnx::checkpoint::CheckpointManager(dir + "/ckpt").save(1, state);
+}
+
+// One cold read ("read" or "restore") of the files `write` left in dir: its milliseconds, or -1
+// when it read wrong values. Nothing the read fills was allocated before in this process: the
+// target is abstract, and the values it is checked against are made after the clock stops.
+double cold_read(const std::string& which, const std::string& dir, std::int64_t params) {
+  const nnx::State target = bench::make_state(params, false);
+  if (which == "read") {
+    bench::drop_from_page_cache(dir + "/raw.bin");
+    const auto t = Clock::now();
+    const std::vector<nnx::Array> read = bench::plain_read(dir + "/raw.bin", target);
+    const double ms = ms_since(t);
+    return bench::same_values(read, bench::make_state(params)) ? ms : -1;
+  }
+  bench::drop_from_page_cache(dir + "/ckpt");
+  const auto t = Clock::now();  // opening the directory counts, as opening torch::load's file does
+  const nnx::State restored = nnx::checkpoint::CheckpointManager(dir + "/ckpt").restore(1, target);
+  const double ms = ms_since(t);
+  return nnx::state_equal(restored, bench::make_state(params)) ? ms : -1;
+}
+
+int cold(const bench::DiskArgs& a) {
+  if (a.which != "read" && a.which != "restore") return 2;
+  (void)cold_read(a.which, a.dir + "/tiny", 1);  // the code's own first-run costs, paid on a 1-parameter file
+  const double ms = cold_read(a.which, a.dir, a.params);
+  if (ms < 0) return 1;
+  bench::report_ms(a.which == "read" ? "read (plain)" : "nnx restore (checked)", {ms}, static_cast<double>(a.params) * 4 / 1e6);
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::DiskArgs a;
+  if (!bench::parse_disk_args(argc, argv, a, "bench_checkpoint", "read|restore")) return 2;
+  if (a.mode == "cold") return cold(a);
+  boost::filesystem::remove_all(a.dir);
+  boost::filesystem::create_directories(a.dir);
+  if (a.mode == "write") {
+    write(a.dir, a.params);
+    write(a.dir + "/tiny", 1);  // for the cold reads' first run (cold)
+  }
+  if (a.mode == "warm") warm(a);
   return 0;
 }

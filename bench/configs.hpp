@@ -1,6 +1,8 @@
 // The benchmark's MLP configurations and command line, shared by the nnx and libtorch programs.
 #pragma once
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +55,14 @@ inline Args parse_args(int argc, char** argv, const char* program) {
 // Fixed inputs: standard normal, from nnx's generator (the same bits for both sides).
 inline nnx::Array inputs(const Config& c) {
   return nnx::init::normal(1.0)(nnx::key_from_seed(1), {c.batch, c.in}, nnx::DType::float32);
+}
+
+// The kernel family OpenBLAS picked for this CPU (OPENBLAS_CORETYPE overrides it), or "-" when no
+// OpenBLAS is loaded: looked up at run time, since neither side links OpenBLAS directly.
+inline const char* openblas_core() {
+  using CoreName = char* (*)();
+  auto f = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return f ? f() : "-";
 }
 
 // Runs `step` for about `seconds` after a warm-up; returns steps per second.

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "../tests/alloc_counter.hpp"  // counts every byte operator new hands out
+#include "disk.hpp"
 
 namespace {
 // VmRSS or VmHWM of this process, in bytes.
@@ -31,18 +32,6 @@ std::size_t proc_status_kb(const char* field) {
 nnx::models::MLP big_model() {
   nnx::Rngs rngs({{"params", 0}, {"dropout", 1}});
   return nnx::models::MLP({.in = 1024, .hidden = {32768, 32768}, .out = 10, .dropout = 0.1}, rngs);
-}
-
-// A State of `params` float32 in arrays of at most 4M elements.
-nnx::State make_state(std::int64_t params) {
-  nnx::State s;
-  int i = 0;
-  for (std::int64_t left = params; left > 0; ++i) {
-    const std::int64_t n = std::min<std::int64_t>(left, 4 << 20);
-    s.set(nnx::Path{"layers", i, "kernel"}, nnx::Param(nnx::Array::full({n}, nnx::DType::float32, 0.5)));
-    left -= n;
-  }
-  return s;
 }
 
 template <class F> int in_child(F f) {
@@ -78,16 +67,12 @@ int main(int argc, char** argv) {
   boost::filesystem::remove_all(dir);
   if (in_child([&] {
         nnx::checkpoint::CheckpointManager m(dir);
-        m.save(1, make_state(params));
+        m.save(1, bench::make_state(params));
         return 0;
       }) != 0)
     return 1;
   return in_child([&] {
-    nnx::State structure;  // the restore target: abstract, no memory
-    {
-      nnx::AbstractScope abstract_arrays;
-      structure = make_state(params);
-    }
+    const nnx::State structure = bench::make_state(params, false);  // the restore target: abstract, no memory
     nnx::checkpoint::CheckpointManager m(dir, {.read_only = true});
     std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
     const std::size_t baseline = proc_status_kb("VmRSS:");

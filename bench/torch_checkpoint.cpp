@@ -1,61 +1,90 @@
 // The libtorch side of the checkpoint benchmark: torch::save (+ fsync) and torch::load of the same
-// parameters as bench_checkpoint's State.
+// parameters as bench_checkpoint's State, warm and cold as bench/read_conditions.hpp defines them.
+// torch::load checks nothing: a flipped byte in the file loads silently (nnx restore verifies an
+// XXH3 checksum of every byte).
 //
-//   build/bin/bench_torch_checkpoint PARAMS DIR [repeats]
-#include <fcntl.h>
-#include <malloc.h>
+//   build/bin/bench_torch_checkpoint PARAMS DIR warm [repeats] | write | cold load
 #include <torch/torch.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
 
+#include "read_conditions.hpp"
+
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-void report(const char* name, std::vector<double> v, double mb) {  // the same line format as bench_checkpoint
-  std::sort(v.begin(), v.end());
-  const double m = v[v.size() / 2];
-  std::printf("%-26s %10.3f ms [%.3f, %.3f]  %8.0f MB/s\n", name, m, v.front(), v.back(), mb / (m / 1e3));
+using bench::Clock;
+using bench::ms_since;
+
+std::vector<torch::Tensor> make_tensors(std::int64_t params) {  // bench_checkpoint's layout: arrays of at most 4M float32
+  std::vector<torch::Tensor> tensors;
+  for (std::int64_t left = params; left > 0; left -= std::min<std::int64_t>(left, 4 << 20))
+    tensors.push_back(torch::arange(std::min<std::int64_t>(left, 4 << 20), torch::kFloat32).remainder(1000) * 1e-3);
+  return tensors;
+}
+
+void save_durably(const std::vector<torch::Tensor>& tensors, const std::string& path) {
+  torch::save(tensors, path);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) std::abort();
+  ::close(fd);
+}
+
+bool same(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!a[i].equal(b[i])) return false;
+  return true;
+}
+// One torch::load of a file dropped from the page cache, in a process that allocated nothing large
+// before it: its milliseconds, or -1 when it loaded wrong values.
+double cold_load(const std::string& path, std::int64_t params) {
+  bench::drop_from_page_cache(path);
+  std::vector<torch::Tensor> loaded;
+  const auto t = Clock::now();
+  torch::load(loaded, path);
+  const double ms = ms_since(t);
+  return same(loaded, make_tensors(params)) ? ms : -1;
 }
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_torch_checkpoint PARAMS DIR [repeats]\n");
-    return 2;
+  bench::DiskArgs a;
+  if (!bench::parse_disk_args(argc, argv, a, "bench_torch_checkpoint", "load")) return 2;
+  std::filesystem::create_directories(a.dir);
+  const std::string path = a.dir + "/torch.pt";
+  const double mb = static_cast<double>(a.params) * 4 / 1e6;
+  if (a.mode == "cold") {
+    if (a.which != "load") return 2;
+    (void)cold_load(a.dir + "/tiny.pt", 1);  // libtorch's own first-run costs, paid on a 1-parameter file
+    const double ms = cold_load(path, a.params);
+    if (ms < 0) return 1;
+    bench::report_ms("torch::load", {ms}, mb);
+    return 0;
   }
-  const std::int64_t params = std::atoll(argv[1]);
-  const std::string dir = argv[2];
-  const int repeats = argc > 3 ? std::atoi(argv[3]) : 5;
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);  // fresh pages for every large buffer, as in bench_checkpoint
-  std::filesystem::create_directories(dir);
-  std::vector<torch::Tensor> tensors;  // the same layout: arrays of at most 4M float32
-  for (std::int64_t left = params; left > 0; left -= std::min<std::int64_t>(left, 4 << 20))
-    tensors.push_back(torch::arange(std::min<std::int64_t>(left, 4 << 20), torch::kFloat32).remainder(1000) * 1e-3);
-  const double mb = static_cast<double>(params) * 4 / 1e6;
+  if (a.mode == "warm") bench::keep_freed_memory();
+  const std::vector<torch::Tensor> tensors = make_tensors(a.params);
+  if (a.mode == "write") {
+    save_durably(tensors, path);
+    save_durably(make_tensors(1), a.dir + "/tiny.pt");
+    return 0;
+  }
   std::vector<double> t_save, t_load;
-  const std::string path = dir + "/torch.pt";
-  for (int r = 0; r < repeats; ++r) {
+  for (int r = 0; r <= a.repeats; ++r) {  // repeat 0 warms up, untimed
     std::filesystem::remove(path);
     auto t = Clock::now();
-    torch::save(tensors, path);
-    int fd = ::open(path.c_str(), O_RDONLY);
-    ::fsync(fd);
-    ::close(fd);
-    t_save.push_back(ms_since(t));
+    save_durably(tensors, path);
+    if (r > 0) t_save.push_back(ms_since(t));
     std::vector<torch::Tensor> loaded;
     t = Clock::now();
     torch::load(loaded, path);
-    t_load.push_back(ms_since(t));
-    if (loaded.size() != tensors.size() || !loaded.back().equal(tensors.back())) return 1;
+    if (r > 0) t_load.push_back(ms_since(t));
+    if (!same(loaded, tensors)) return 1;
   }
   std::filesystem::remove(path);
-  std::printf("state: %lld float32 parameters, %.1f MB, %d repeats (median)\n", static_cast<long long>(params), mb, repeats);
-  report("torch::save+fsync", t_save, mb);
-  report("torch::load", t_load, mb);
+  std::printf("state: %lld float32 parameters, %.1f MB, %d warm repeats (median)\n", static_cast<long long>(a.params), mb,
+              a.repeats);
+  bench::report_ms("torch::save+fsync", t_save, mb);
+  bench::report_ms("torch::load", t_load, mb);
   return 0;
 }

@@ -2,6 +2,9 @@
 // bench_train (the initial values are nnx's, copied into the torch module).
 //
 //   build/bin/bench_torch_train [tiny|small|mnist] [sgd|adam] [threads] [seconds]
+//
+// One line of output: config optimizer threads steps_per_second openblas_kernel. The step is torch's
+// usual one, zero_grad included (it writes zeros into every gradient; nnx's gradients are fresh).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -55,6 +58,6 @@ int main(int argc, char** argv) {
     opt->step();
   };
   const double rate = bench::steps_per_second(step, args.seconds);
-  std::printf("%s %s %d %.1f\n", cfg.name, args.optimizer.c_str(), args.threads, rate);
+  std::printf("%s %s %d %.1f %s\n", cfg.name, args.optimizer.c_str(), args.threads, rate, bench::openblas_core());
   return 0;
 }

@@ -2,7 +2,8 @@
 //
 //   build/bin/bench_train [tiny|small|mnist] [sgd|adam] [threads] [seconds]
 //
-// One line of output: config optimizer threads steps_per_second matmul_backend (NNX_MATMUL picks it; NNX_FMA_PATH the deterministic one's path). The model, data, loss and
+// One line of output: config optimizer threads steps_per_second matmul_backend openblas_kernel
+// (NNX_MATMUL picks the backend; NNX_FMA_PATH the deterministic one's path). The model, data, loss and
 // initialisation match bench_torch_train: lecun-normal kernels, zero biases, softmax
 // cross-entropy on fixed inputs and labels.
 #include <cstdio>
@@ -27,6 +28,6 @@ int main(int argc, char** argv) {
   };
   const double rate = bench::steps_per_second(step, args.seconds);
   const char* backend = nnx::matmul_backend_name(nnx::matmul_backend());
-  std::printf("%s %s %d %.1f %s\n", cfg.name, args.optimizer.c_str(), args.threads, rate, backend);
+  std::printf("%s %s %d %.1f %s %s\n", cfg.name, args.optimizer.c_str(), args.threads, rate, backend, bench::openblas_core());
   return 0;
 }
