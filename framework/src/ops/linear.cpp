@@ -48,7 +48,7 @@ template <class T> NNX_ELEMENTWISE_CLONES void relu_mask(const T* g, const T* y,
 }
 
 // acc[c] += z[r, c] for r = 0 .. rows-1 in order: the bias gradient (acc starts at +0).
-template <class T> NNX_ELEMENTWISE_CLONES void sum_rows(const T* z, T* acc, std::int64_t rows, std::int64_t cols) {
+template <class T> NNX_ELEMENTWISE_CLONES void sum_rows(const T* __restrict z, T* __restrict acc, std::int64_t rows, std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < cols; ++c) acc[c] += z[r * cols + c];
 }
