@@ -10,9 +10,11 @@
 
 namespace alloc_counter {
 inline std::atomic<std::size_t> total{0};
+inline std::atomic<std::size_t> calls{0};
 
 inline void* counted(std::size_t n, std::size_t align) {
   total += n;
+  ++calls;
   void* p = align <= alignof(std::max_align_t) ? std::malloc(n ? n : 1)
                                                 : std::aligned_alloc(align, (n + align - 1) / align * align);
   if (!p) throw std::bad_alloc();
@@ -21,6 +23,7 @@ inline void* counted(std::size_t n, std::size_t align) {
 }  // namespace alloc_counter
 
 inline std::size_t allocated_bytes() { return alloc_counter::total.load(); }
+inline std::size_t allocation_calls() { return alloc_counter::calls.load(); }
 
 void* operator new(std::size_t n) { return alloc_counter::counted(n, alignof(std::max_align_t)); }
 void* operator new[](std::size_t n) { return alloc_counter::counted(n, alignof(std::max_align_t)); }

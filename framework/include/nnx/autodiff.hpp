@@ -74,7 +74,7 @@ class GradScope {
   void backward(const Array& loss);
   std::shared_ptr<const CachedWalk> walk_;  // kept alive: selected_ and the FieldCheck point into it
   FieldCheck fields_;
-  std::vector<std::size_t> selected_;  // indices into walk_'s variables
+  std::vector<std::size_t>& selected_;  // indices into walk_'s variables (this thread's, reused: scopes do not nest)
   bool finished_ = false;
 };
 

@@ -16,15 +16,20 @@ Tape& thread_tape() {
 }
 // The scope differentiating on this thread, for print_tape's leaf names.
 thread_local const GradScope* g_scope = nullptr;
+// The selection of the scope differentiating on this thread: kept so a step allocates nothing.
+std::vector<std::size_t>& thread_selection() {
+  static thread_local std::vector<std::size_t> selected;
+  return selected;
+}
 }  // namespace
 
 GradScope::GradScope(Module& module, const Filter& wrt)
-    : walk_(cached_walk(module)), fields_(walk_->fields, "value_and_grad") {
+    : walk_(cached_walk(module)), fields_(walk_->fields, "value_and_grad"), selected_(thread_selection()) {
   Tape& tape = thread_tape();
-  tape.check_not_differentiating();  // before touching the tape: it may be an outer scope's
+  tape.check_not_differentiating();  // before touching the tape or the selection: they may be an outer scope's
   const auto& variables = walk_->walk.variables;
   std::vector<Difference> integer;
-  selected_.reserve(variables.size());
+  selected_.clear();
   for (std::size_t i = 0; i < variables.size(); ++i) {
     const auto& [path, var] = variables[i];
     if (!wrt(path, *var)) continue;
