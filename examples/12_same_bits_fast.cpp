@@ -1,4 +1,4 @@
-// Lesson 11: reproducible and fast at once — the same bits on every machine, at full speed.
+// Lesson 12: reproducible and fast at once — the same bits on every machine, at full speed.
 //
 // nnx's default matrix product is the deterministic FMA backend (nnx/compute.hpp): every output is
 // one fused multiply-add chain in increasing k, so the scalar path (any x86-64, ARM64), AVX2 and
