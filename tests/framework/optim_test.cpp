@@ -425,3 +425,67 @@ TEST_CASE("bad hyperparameters are errors naming the parameter and the value") {
     }
   }
 }
+
+struct FloatVector : nnx::Module {
+  nnx::Param w;
+  FloatVector() = default;
+  explicit FloatVector(Array a) : w(std::move(a)) {}
+  NNX_FIELDS(w)
+};
+
+// The hot update loops (one pass per parameter, compiled for several instruction sets) must be
+// bitwise the formulas evaluated in float in their documented order — on 1,000 elements, so the
+// vector paths and their tails both run.
+TEST_CASE("float32 updates are bitwise the optax formulas in float, in order (sgd, momentum, nesterov, adam, adamw)") {
+  constexpr int n = 1003;
+  const double lr = 0.05, momentum = 0.9, b1 = 0.8, b2 = 0.95, eps = 1e-3, wd = 0.25;
+  struct Case {
+    const char* name;
+    optim::GradientTransformation tx;
+  };
+  const Case cases[] = {{"sgd", optim::sgd(lr)},
+                        {"sgd momentum", optim::sgd(lr, momentum)},
+                        {"sgd nesterov", optim::sgd(lr, momentum, true)},
+                        {"adam", optim::adam(lr, b1, b2, eps)},
+                        {"adamw", optim::adamw(lr, b1, b2, eps, wd)}};
+  for (const Case& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    std::vector<float> p(n), trace(n, 0.0f), mu(n, 0.0f), nu(n, 0.0f);
+    for (int i = 0; i < n; ++i) p[static_cast<std::size_t>(i)] = std::ldexp(static_cast<float>(i % 97) - 48.0f, -(i % 7));
+    FloatVector model(Array::from_values<float>({n}, p));
+    nnx::Optimizer opt(model, c.tx);
+    for (int t = 1; t <= 3; ++t) {
+      std::vector<float> g(n);
+      for (int i = 0; i < n; ++i) g[static_cast<std::size_t>(i)] = std::ldexp(static_cast<float>((i * 31 + t * 7) % 101) - 50.0f, -(i % 5) - t);
+      State grads;
+      grads.set(Path{"w"}, nnx::Param(Array::from_values<float>({n}, g)));
+      opt.update(model, std::move(grads));
+      auto power = [](double base, int e) {  // as the library: repeated squaring, exact IEEE steps
+        double r = 1.0;
+        for (; e > 0; e >>= 1, base *= base)
+          if (e & 1) r *= base;
+        return r;
+      };
+      const double c1 = 1.0 - power(b1, t), c2 = 1.0 - power(b2, t);
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+        float u = g[i];
+        if (name.rfind("sgd ", 0) == 0) {
+          trace[i] = u + static_cast<float>(momentum) * trace[i];
+          u = name == "sgd nesterov" ? u + static_cast<float>(momentum) * trace[i] : trace[i];
+        } else if (name != "sgd") {
+          mu[i] = static_cast<float>(b1) * mu[i] + static_cast<float>(1 - b1) * u;
+          nu[i] = static_cast<float>(b2) * nu[i] + static_cast<float>(1 - b2) * (u * u);
+          u = (mu[i] / static_cast<float>(c1)) / (std::sqrt(nu[i] / static_cast<float>(c2)) + static_cast<float>(eps));
+          if (name == "adamw") u = u + static_cast<float>(wd) * p[i];
+        }
+        p[i] = p[i] + u * static_cast<float>(-lr);
+      }
+      const float* got = model.w.value.data<float>();
+      int differ = 0;
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) differ += std::memcmp(&got[i], &p[i], sizeof(float)) != 0;
+      CAPTURE(t);
+      CHECK(differ == 0);
+    }
+  }
+}
