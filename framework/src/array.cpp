@@ -99,9 +99,8 @@ std::int64_t shape_numel(const Shape& shape) {
   std::int64_t n = 1;
   for (std::int64_t d : shape) {
     if (d < 0) throw Error("invalid shape " + shape_string(shape) + ": dimensions must be >= 0");
-    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d)
+    if (__builtin_mul_overflow(n, d, &n))  // (no division: this runs for every Array a step makes)
       throw Error("invalid shape " + shape_string(shape) + ": element count overflows int64");
-    n *= d;
   }
   return n;
 }
@@ -256,11 +255,15 @@ Array::Array(Shape shape, DType dtype, StoragePtr storage)
 }
 
 Array Array::make(Shape shape, DType dtype, const void* values) {
-  std::int64_t n = checked_numel(shape, dtype);
-  if (abstract_mode) return Array(std::move(shape), dtype, nullptr);
-  auto storage = StoragePtr::allocate(static_cast<std::size_t>(n) * dtype_size(dtype));
-  if (values) std::memcpy(storage->data, values, storage->bytes);
-  return Array(std::move(shape), dtype, std::move(storage));
+  const std::int64_t n = checked_numel(shape, dtype);
+  Array out;
+  out.shape_ = std::move(shape);
+  out.dtype_ = dtype;
+  out.numel_ = n;  // checked once (this runs for every Array a step makes)
+  if (abstract_mode) return out;
+  out.storage_ = StoragePtr::allocate(static_cast<std::size_t>(n) * dtype_size(dtype));
+  if (values) std::memcpy(out.storage_->data, values, out.storage_->bytes);
+  return out;
 }
 
 Array Array::empty(Shape shape, DType dtype) { return make(std::move(shape), dtype, nullptr); }

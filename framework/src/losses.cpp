@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "nnx/ops.hpp"
 #include "nnx/portable_math.hpp"
@@ -55,15 +56,22 @@ double softmax_rows(const T* x, T* p, std::int64_t rows, std::int64_t classes, c
   } else {
     for (std::int64_t i = 0; i < n; ++i) p[i] = portable::exp(p[i]);
   }
+  static thread_local std::vector<T> sums;  // each row's sum; reused, so a step allocates nothing
+  sums.resize(static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) {
     T* pr = p + r * classes;
     T s = 0;
     for (std::int64_t c = 0; c < classes; ++c) s += pr[c];
     const T inv = T(1) / s;
     for (std::int64_t c = 0; c < classes; ++c) pr[c] *= inv;
-    if constexpr (std::is_same_v<T, float>) total += static_cast<double>(portable::logf(s));
-    else total += portable::log(s);
+    sums[static_cast<std::size_t>(r)] = s;
   }
+  if constexpr (std::is_same_v<T, float>) {  // a flat pass: vectorises
+    for (float& s : sums) s = portable::logf(s);
+  } else {
+    for (double& s : sums) s = portable::log(s);
+  }
+  for (const T log_sum : sums) total += static_cast<double>(log_sum);  // rows in order
   return total;
 }
 // s.astype(dtype), differentiable: Array::astype is not recorded on the tape, so without this the
