@@ -1,0 +1,70 @@
+#include "nnx/distributed/fixed_point.hpp"
+
+#include <cfenv>
+#include <cmath>
+#include <string>
+
+#include "nnx/error.hpp"
+
+namespace nnx::distributed::fixed_point {
+
+namespace {
+template <class T> std::int64_t max_exp(const T* x, std::size_t n, bool& nonfinite) {
+  T max = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T a = std::fabs(x[i]);
+    if (!std::isfinite(a)) nonfinite = true;
+    else if (a > max) max = a;
+  }
+  if (max == 0) return kZero;
+  int e = 0;
+  std::frexp(max, &e);  // max = m * 2^e, 0.5 <= m < 1: max < 2^e
+  return e;
+}
+
+void check_rounding() {
+  if (std::fegetround() != FE_TONEAREST)
+    throw Error("nnx::distributed: the floating-point rounding mode is not round-to-nearest (FE_TONEAREST); the exact "
+                "reduction rounds with it, so every rank must use it: restore it with std::fesetround(FE_TONEAREST)");
+}
+
+template <class T> void accumulate_(const T* x, std::size_t n, std::int64_t exponent, int bits, std::int64_t* acc) {
+  if (exponent == kZero) return;  // every element is 0
+  check_rounding();
+  const int shift = static_cast<int>(bits - exponent);
+  for (std::size_t i = 0; i < n; ++i) acc[i] += std::llrint(std::ldexp(static_cast<double>(x[i]), shift));
+}
+
+template <class T>
+void to_mean_(const std::int64_t* acc, std::size_t n, std::int64_t exponent, int bits, std::int64_t shards, T* out) {
+  if (exponent == kZero) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = 0;
+    return;
+  }
+  const int shift = static_cast<int>(exponent - bits);
+  const auto s = static_cast<double>(shards);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(std::ldexp(static_cast<double>(acc[i]), shift) / s);
+}
+}  // namespace
+
+std::int64_t max_exponent(const float* x, std::size_t n, bool& nonfinite) { return max_exp(x, n, nonfinite); }
+std::int64_t max_exponent(const double* x, std::size_t n, bool& nonfinite) { return max_exp(x, n, nonfinite); }
+
+int scale_bits(std::int64_t shards) {
+  if (shards < 1 || shards > (1 << 20))
+    throw Error("fixed_point::scale_bits: shards must be in [1, 2^20], got " + std::to_string(shards));
+  int log2 = 0;
+  while ((std::int64_t{1} << log2) < shards) ++log2;
+  return 62 - log2;
+}
+
+void accumulate(const float* x, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) { accumulate_(x, n, e, bits, acc); }
+void accumulate(const double* x, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) { accumulate_(x, n, e, bits, acc); }
+void to_mean(const std::int64_t* acc, std::size_t n, std::int64_t e, int bits, std::int64_t shards, float* out) {
+  to_mean_(acc, n, e, bits, shards, out);
+}
+void to_mean(const std::int64_t* acc, std::size_t n, std::int64_t e, int bits, std::int64_t shards, double* out) {
+  to_mean_(acc, n, e, bits, shards, out);
+}
+
+}  // namespace nnx::distributed::fixed_point

@@ -1,0 +1,24 @@
+// The three reductions of DataParallel: the mean over all S shards of per-shard tensors.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nnx/array.hpp"
+#include "nnx/distributed/data_parallel.hpp"
+
+namespace nnx::distributed::detail {
+
+struct ShardTensors {
+  std::vector<std::string> names;          // per tensor, for error messages ("layers/0/kernel")
+  std::vector<std::vector<Array>> local;   // [local shard][tensor], shards in ascending order
+  // Integers that must be equal on every rank (RNG counters): checked within the same small
+  // allreduce as the exponents.
+  std::vector<std::int64_t> must_agree;
+};
+
+// The mean over dp's S shards of each tensor (this rank holding dp.my_shards()), on every rank, by
+// dp's Reduction.
+std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel& dp, const ShardTensors& tensors);
+
+}  // namespace nnx::distributed::detail
