@@ -28,11 +28,21 @@ void check_rounding() {
                 "reduction rounds with it, so every rank must use it: restore it with std::fesetround(FE_TONEAREST)");
 }
 
+// Multiplying by a power of two is exact while the result stays a normal double, so x * 2^shift
+// equals ldexp(x, shift) there; beyond (float64 tensors of tiny magnitude) ldexp does it. llrint is
+// compiled inline (-fno-math-errno on this file: one cvtsd2si, rounding to nearest even).
+constexpr int kExactScale = 960;  // |shift| up to this: 2^shift and x * 2^shift stay normal
+
 template <class T> void accumulate_(const T* x, std::size_t n, std::int64_t exponent, int bits, std::int64_t* acc) {
   if (exponent == kZero) return;  // every element is 0
   check_rounding();
   const int shift = static_cast<int>(bits - exponent);
-  for (std::size_t i = 0; i < n; ++i) acc[i] += std::llrint(std::ldexp(static_cast<double>(x[i]), shift));
+  if (shift > kExactScale || shift < -kExactScale) {
+    for (std::size_t i = 0; i < n; ++i) acc[i] += std::llrint(std::ldexp(static_cast<double>(x[i]), shift));
+    return;
+  }
+  const double scale = std::ldexp(1.0, shift);
+  for (std::size_t i = 0; i < n; ++i) acc[i] += std::llrint(static_cast<double>(x[i]) * scale);
 }
 
 template <class T>
@@ -43,7 +53,12 @@ void to_mean_(const std::int64_t* acc, std::size_t n, std::int64_t exponent, int
   }
   const int shift = static_cast<int>(exponent - bits);
   const auto s = static_cast<double>(shards);
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(std::ldexp(static_cast<double>(acc[i]), shift) / s);
+  if (shift > kExactScale || shift < -kExactScale) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(std::ldexp(static_cast<double>(acc[i]), shift) / s);
+    return;
+  }
+  const double scale = std::ldexp(1.0, shift);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(static_cast<double>(acc[i]) * scale / s);
 }
 }  // namespace
 
