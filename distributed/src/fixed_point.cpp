@@ -1,6 +1,9 @@
 #include "nnx/distributed/fixed_point.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cfenv>
+#include <limits>
 #include <cmath>
 #include <string>
 
@@ -9,16 +12,27 @@
 namespace nnx::distributed::fixed_point {
 
 namespace {
-template <class T> std::int64_t max_exp(const T* x, std::size_t n, bool& nonfinite) {
-  T max = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T a = std::fabs(x[i]);
-    if (!std::isfinite(a)) nonfinite = true;
-    else if (a > max) max = a;
+// The largest magnitude from the bit patterns: for non-negative IEEE values the unsigned order of
+// the bits is the numeric order, and NaN and infinities lie above every finite value — one
+// branch-free (vectorised) max over the sign-cleared bits.
+template <class T, class U> std::int64_t max_exp(const T* x, std::size_t n, bool& nonfinite) {
+  static_assert(sizeof(T) == sizeof(U));
+  constexpr U sign = U{1} << (8 * sizeof(U) - 1);
+  constexpr U inf_bits = std::bit_cast<U>(std::numeric_limits<T>::infinity());
+  U max = 0;
+  for (std::size_t i = 0; i < n; ++i) max = std::max(max, static_cast<U>(std::bit_cast<U>(x[i]) & ~sign));
+  if (max >= inf_bits) {  // some element is NaN or infinite: the caller refuses the tensor
+    nonfinite = true;
+    U finite = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const U b = std::bit_cast<U>(x[i]) & ~sign;
+      if (b < inf_bits) finite = std::max(finite, b);
+    }
+    max = finite;
   }
   if (max == 0) return kZero;
   int e = 0;
-  std::frexp(max, &e);  // max = m * 2^e, 0.5 <= m < 1: max < 2^e
+  std::frexp(std::bit_cast<T>(max), &e);  // max = m * 2^e, 0.5 <= m < 1: max < 2^e
   return e;
 }
 
@@ -57,13 +71,13 @@ void to_mean_(const std::int64_t* acc, std::size_t n, std::int64_t exponent, int
     for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(std::ldexp(static_cast<double>(acc[i]), shift) / s);
     return;
   }
-  const double scale = std::ldexp(1.0, shift);
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(static_cast<double>(acc[i]) * scale / s);
+  const double scale = std::ldexp(1.0, shift) / s;  // one fixed formula: the same on every rank
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(static_cast<double>(acc[i]) * scale);
 }
 }  // namespace
 
-std::int64_t max_exponent(const float* x, std::size_t n, bool& nonfinite) { return max_exp(x, n, nonfinite); }
-std::int64_t max_exponent(const double* x, std::size_t n, bool& nonfinite) { return max_exp(x, n, nonfinite); }
+std::int64_t max_exponent(const float* x, std::size_t n, bool& nonfinite) { return max_exp<float, std::uint32_t>(x, n, nonfinite); }
+std::int64_t max_exponent(const double* x, std::size_t n, bool& nonfinite) { return max_exp<double, std::uint64_t>(x, n, nonfinite); }
 
 int scale_bits(std::int64_t shards) {
   if (shards < 1 || shards > (1 << 20))

@@ -37,7 +37,8 @@ int scale_bits(std::int64_t shards);
 // acc[i] += round_to_nearest_even(x[i] * 2^(bits - exponent)); x finite, |x| < 2^exponent.
 void accumulate(const float* x, std::size_t n, std::int64_t exponent, int bits, std::int64_t* acc);
 void accumulate(const double* x, std::size_t n, std::int64_t exponent, int bits, std::int64_t* acc);
-// out[i] = acc[i] * 2^(exponent - bits) / shards, rounded once to double, then to the output type.
+// out[i] = acc[i] * (2^(exponent - bits) / shards) in double, then rounded to the output type: one
+// fixed formula of the integer, so the same bits on every rank.
 void to_mean(const std::int64_t* acc, std::size_t n, std::int64_t exponent, int bits, std::int64_t shards, float* out);
 void to_mean(const std::int64_t* acc, std::size_t n, std::int64_t exponent, int bits, std::int64_t shards, double* out);
 
