@@ -251,6 +251,53 @@ def report(args, info, train_rows, gemm_rows, ckpt_rows, memory, torch, interop)
     return "\n".join(L) + "\n"
 
 
+def distributed_section(build, repeats, seconds, quick):
+    """Markdown lines: data-parallel steps/s of the mnist MLP (global batch 256, SGD, 1 thread per process)
+    under mpirun at 1 and 2 processes — nnx's exact, gather and fast reductions — and PyTorch DDP (gloo)."""
+    L = ["", "## Data-parallel training over MPI (steps/s)", ""]
+    mpirun = shutil.which("mpirun")
+    if not mpirun or not os.path.exists(f"{build}/bin/bench_distributed"):
+        return L + ["Not measured: needs mpirun (openmpi-bin) and bench_distributed (libopenmpi-dev)."]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    launch = [mpirun, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+    secs = str(max(seconds, 0.05))
+    has_torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_ddp.py")
+    modes = ["exact"] if quick else ["exact", "gather", "fast", "plain"]
+    figs = {}
+    for _ in range(repeats):  # alternate, so drift in the machine hits every side alike
+        for np_ in (1, 2):
+            for mode in modes:
+                if mode == "plain" and np_ == 2:
+                    continue
+                out = subprocess.run(launch + ["-np", str(np_), f"{build}/bin/bench_distributed", mode, "8", secs],
+                                     check=True, capture_output=True, text=True, env=env).stdout.split()
+                figs.setdefault((mode, np_), []).append(float(out[3]))
+                figs[(mode, "bytes")] = int(out[4]) or figs.get((mode, "bytes"), 0)
+            if has_torch and not quick:
+                out = run(["/usr/bin/python3", script, str(np_), secs]).split()
+                figs.setdefault(("torch DDP (gloo)", np_), []).append(float(out[-1]))
+    names = {"exact": "nnx exact (int64 fixed point, 1 allreduce)", "gather": "nnx gather (S shard gradients, summed in order)",
+             "fast": "nnx fast (float allreduce)", "plain": "nnx train_step, whole batch (no sharding)"}
+    L += ["The 784-512-512-10 MLP, global batch 256 in 8 shards, SGD, one thread per process, `mpirun -np N` on this "
+          "machine (bench/distributed_throughput.cpp; the peer bench/torch_ddp.py: PyTorch DDP, gloo, 128 rows per "
+          "rank). exact and gather give the same bits at any number of processes; fast and DDP do not.", "",
+          "| reduction | 1 process | 2 processes | speed-up | bytes sent per rank per step |", "|---|---|---|---|---|"]
+    for mode in modes + (["torch DDP (gloo)"] if has_torch and not quick else []):
+        one, two = figs.get((mode, 1)), figs.get((mode, 2))
+        up = f"{statistics.median(two) / statistics.median(one):.2f}x" if one and two else "-"
+        b = figs.get((mode, "bytes"))
+        L.append(f"| {names.get(mode, mode)} | {fmt(*spread(one)) if one else '-'} | {fmt(*spread(two)) if two else '-'} | "
+                 f"{up} | {f'{b / 1e6:.1f} MB' if b else '-'} |")
+    if ("fast", 2) in figs:
+        cost = statistics.median(figs[("fast", 2)]) / statistics.median(figs[("exact", 2)])
+        up = statistics.median(figs[("exact", 2)]) / statistics.median(figs[("exact", 1)])
+        L += ["", f"- the deterministic reduction costs {100 * (cost - 1):.0f}% of fast's speed at 2 processes "
+                  f"(fast / exact = {cost:.2f}x)",
+              f"- speed-up of 2 processes over 1, deterministic: {up:.2f}x (goal >= 1.7x: {'yes' if up >= 1.7 else 'NO'})"]
+    return L
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default="build-bench")
@@ -272,6 +319,7 @@ def main():
         memory = run([f"{a.build}/bin/bench_memory", str(sizes[-1]), os.path.join(work, "mem")])
         interop = interop_figures(a.build, max(a.repeats, 1), 100_000 if a.quick else 100_000_000, work)
         text = report(a, info, train_rows, gemm_rows, ckpt_rows, memory, torch, interop)
+        text += "\n".join(distributed_section(a.build, a.repeats, a.seconds, a.quick)) + "\n"
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out, "w") as f:
             f.write(text)
