@@ -4,6 +4,7 @@
 
 #include "nnx/error.hpp"
 #include "nnx/graph.hpp"
+#include "agree.hpp"
 #include "state_bytes.hpp"
 
 namespace nnx::distributed {
@@ -11,26 +12,11 @@ namespace nnx::distributed {
 namespace ckpt = nnx::checkpoint;
 
 namespace {
-// Runs `action` on rank 0 (or on every rank, when `everywhere`), catching its error; then every
-// rank learns whether some rank failed (an allreduce), and the lowest such rank's message (a
-// broadcast), and throws it. One collective when all went well.
+// Runs `action` on rank 0 (or on every rank, when `everywhere`); every rank throws if one failed.
 template <class F> void on_root_then_agree(const Communicator& comm, const char* what, F&& action, bool everywhere = false) {
   std::string error;
-  if (everywhere || comm.is_root()) {
-    try {
-      action();
-    } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty()) error = "an exception without a message";
-    }
-  }
-  std::vector<std::int64_t> failed{error.empty() ? 0 : comm.size() - comm.rank()};
-  comm.allreduce_max(failed);
-  if (failed[0] == 0) return;
-  const int root = static_cast<int>(comm.size() - failed[0]);
-  comm.broadcast(error, root);
-  throw Error(std::string("CoordinatedRun::") + what + " failed on rank " + std::to_string(root) + " (every rank stops with this "
-              "error): " + error);
+  if (everywhere || comm.is_root()) error = detail::error_of(action);
+  detail::throw_if_any(comm, std::move(error), std::string("CoordinatedRun::") + what);
 }
 
 // Rank 0's small integers to every rank: fixed-width little-endian int64s.

@@ -5,6 +5,7 @@
 #include "nnx/error.hpp"
 #include "nnx/graph.hpp"
 #include "nnx/key.hpp"
+#include "agree.hpp"
 #include "reduce.hpp"
 
 namespace nnx::distributed {
@@ -40,6 +41,7 @@ struct DataParallel::Step::Impl {
   State counts;            // RngCount after the first shard (every shard must agree)
   State grads_template;    // paths and kinds of the gradients
   detail::ShardTensors tensors;
+  std::string error;  // this rank's shards failed
   bool finished = false;
 
   Impl(const DataParallel& d, Module& m, const Batch& b) : dp(d), model(m), batch(b) {
@@ -105,8 +107,11 @@ void DataParallel::Step::leave(Array loss, State grads) {
   s.tensors.local.push_back(std::move(values));
 }
 
+void DataParallel::Step::fail(const std::string& error) { impl_->error = error.empty() ? "an exception without a message" : error; }
+
 Array DataParallel::Step::finish(Optimizer& optimizer) {
   Impl& s = *impl_;
+  detail::throw_if_any(s.dp.comm(), s.error, "DataParallel::train_step");
   std::vector<Array> mean = detail::mean_over_shards(s.dp.comm(), s.dp, s.tensors);
   // RNG streams: the step's keys, advanced by one shard's draws.
   State keys = s.rng0.filter(RngKey{});

@@ -10,6 +10,7 @@
 #              nnx-ckpt verifies the directory unchanged
 #  fail-save   rank 0's save throws at step 2: every rank catches the error; step 2 is not listed
 #  fail-nan    a NaN in the last shard (last rank only): every rank catches the exact reduction's error
+#  fail-local  the loss function throws on the last rank only: every rank catches it, none hangs
 set -euo pipefail
 check=$1 mpirun=$2 driver=$3 ckpt=$4 work=$5
 export OMP_NUM_THREADS=1
@@ -79,6 +80,12 @@ case $check in
     [[ $(grep -c "caught: DataParallel: a gradient (or statistic) is NaN or infinite" "$work/log") == 3 ]] ||
       fail "expected all 3 ranks to catch the NaN error"
     grep -q "shard 7 on this rank" "$work/log" || fail "expected the last rank to name shard 7"
+    ;;
+  fail-local)
+    timeout 120 "$mpirun" --allow-run-as-root --oversubscribe -np 3 "$driver" fail-local >"$work/log" 2>&1 || fail "$(cat "$work/log")"
+    cat "$work/log"
+    [[ $(grep -c "caught: DataParallel::train_step failed on rank 2 .*injected failure in the loss function" "$work/log") == 3 ]] ||
+      fail "expected all 3 ranks to catch rank 2's error"
     ;;
   *) fail "unknown check '$check'" ;;
 esac

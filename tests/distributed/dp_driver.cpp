@@ -4,6 +4,7 @@
 //                   [--stop-after N] [--async]]    prints "digest <hex>" of model + optimizer + loader
 //   dp_driver fail-save     rank 0's save throws at step 2: every rank must catch it (prints "caught")
 //   dp_driver fail-nan      the last shard's loss is NaN: every rank must catch the exact reduction's error
+//   dp_driver fail-local    the loss function throws on the last rank only: every rank must catch it
 //
 // The model has Dropout and BatchNorm, so RNG streams and batch statistics take part in the bits.
 #include <CLI/CLI.hpp>
@@ -84,6 +85,21 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       for (std::int64_t i = (shards - 1) * rows * 8; i < batch.x.numel(); ++i) x[i] = std::nanf("");
       dp.train_step(model, opt, batch, loss_fn);
       std::cout << "rank " << comm.rank() << " NOT caught: the NaN step passed" << std::endl;
+      return 1;
+    } catch (const nnx::Error& e) {
+      std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;
+      return 0;
+    }
+  }
+
+  if (mode == "fail-local") {
+    try {
+      dp.train_step(model, opt, loader.next(), loss_fn);  // a sound step first
+      dp.train_step(model, opt, loader.next(), [&](nnx::models::MLP& m, const nnx::Batch& b) {
+        if (comm.rank() == comm.size() - 1) throw nnx::Error("injected failure in the loss function of the last rank");
+        return loss_fn(m, b);
+      });
+      std::cout << "rank " << comm.rank() << " NOT caught: the failing step passed" << std::endl;
       return 1;
     } catch (const nnx::Error& e) {
       std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;

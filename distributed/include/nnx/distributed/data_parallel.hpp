@@ -27,12 +27,14 @@
 //    the mean over shards of each shard's update, reduced like the gradients.
 //  * The loss returned is the mean of the shard losses, the same number on every rank.
 // A NaN or infinite gradient is an nnx::Error on every rank in Reduction::exact (it cannot become
-// an integer, and must not silently become a number); the other reductions let it propagate.
+// an integer, and must not silently become a number); the other reductions let it propagate. An
+// exception on one rank's shards (the loss function's, a shape error) is thrown on every rank.
 // Every rank must call train_step with the same global batch at the same time (a collective).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "nnx/autodiff.hpp"
@@ -82,7 +84,10 @@ class DataParallel {
     ShardRange shards() const;
     Batch enter(std::int64_t shard);         // the shard's rows; the model's RNG/BatchStat set for it
     void leave(Array loss, State grads);     // keeps the shard's gradients, statistics and loss
-    Array finish(Optimizer& optimizer);      // reduces, updates; returns the mean loss
+    void fail(const std::string& error);     // this rank's shards failed with `error`
+    // A collective: first every rank learns whether one failed (then all throw that error), then
+    // the reduction and the update; returns the mean loss.
+    Array finish(Optimizer& optimizer);
 
    private:
     struct Impl;
@@ -97,10 +102,14 @@ class DataParallel {
 template <class M, class F>
 Array DataParallel::train_step(M& model, Optimizer& optimizer, const Batch& batch, F&& loss_fn) {
   Step step(*this, model, batch);
-  for (std::int64_t s = step.shards().begin; s < step.shards().end; ++s) {
-    const Batch rows = step.enter(s);
-    auto result = value_and_grad(model, [&](M& m) { return loss_fn(m, rows); });
-    step.leave(std::move(result.value), std::move(result.grads));
+  try {
+    for (std::int64_t s = step.shards().begin; s < step.shards().end; ++s) {
+      const Batch rows = step.enter(s);
+      auto result = value_and_grad(model, [&](M& m) { return loss_fn(m, rows); });
+      step.leave(std::move(result.value), std::move(result.grads));
+    }
+  } catch (const std::exception& e) {
+    step.fail(e.what());  // finish() throws it on every rank: the others must not wait for this one
   }
   return step.finish(optimizer);
 }
