@@ -87,6 +87,7 @@ Batch DataParallel::Step::enter(std::int64_t shard) {
 
 void DataParallel::Step::leave(Array loss, State grads) {
   Impl& s = *impl_;
+  const std::int64_t shard = s.dp.my_shards().begin + static_cast<std::int64_t>(s.tensors.local.size());
   if (loss.numel() != 1) throw Error("DataParallel::train_step: the loss function returned " + loss.shape_dtype().str() + "; expected one number");
   State counts = nnx::state(s.model, RngCount{});
   if (s.tensors.local.empty()) {
@@ -104,7 +105,7 @@ void DataParallel::Step::leave(Array loss, State grads) {
   for (auto& [path, var] : grads) values.push_back(std::move(var.value));
   for (const auto& [path, var] : nnx::state(s.model, BatchStat{})) values.push_back(var.value);
   values.push_back(loss.reshape(Shape()));
-  s.tensors.local.push_back(std::move(values));
+  detail::add_shard(s.tensors, std::move(values), shard, s.dp.options().reduction);
 }
 
 void DataParallel::Step::fail(const std::string& error) { impl_->error = error.empty() ? "an exception without a message" : error; }

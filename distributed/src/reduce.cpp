@@ -31,27 +31,11 @@ void agree(const Communicator& comm, std::vector<std::int64_t> values, std::size
                   "a draw that depends on the data breaks world-size invariance");
 }
 
-template <class T> std::int64_t exponent(const Array& a, bool& nonfinite) {
-  return fp::max_exponent(a.data<T>(), static_cast<std::size_t>(a.numel()), nonfinite);
-}
-
-std::vector<Array> exact(const Communicator& comm, std::int64_t shards, ShardRange mine, const ShardTensors& t) {
+std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const ShardTensors& t) {
   const std::size_t n = t.names.size();
   // One small MPI_MAX: per tensor its exponent and a non-finite flag; then the RNG counters, as x and -x.
   std::vector<std::int64_t> small(2 * n, 0);
-  for (std::size_t i = 0; i < n; ++i) small[i] = fp::kZero;
-  std::vector<std::vector<std::int64_t>> bad_shards(n);
-  for (std::size_t s = 0; s < t.local.size(); ++s)
-    for (std::size_t i = 0; i < n; ++i) {
-      const Array& a = t.local[s][i];
-      bool nonfinite = false;
-      std::int64_t e = 0;
-      if (a.dtype() == DType::float32) e = exponent<float>(a, nonfinite);
-      else if (a.dtype() == DType::float64) e = exponent<double>(a, nonfinite);
-      else throw Error("DataParallel: cannot reduce '" + t.names[i] + "', " + a.shape_dtype().str() + "; expected float32 or float64");
-      small[i] = std::max(small[i], e);
-      if (nonfinite) small[n + i] = 1, bad_shards[i].push_back(mine.begin + static_cast<std::int64_t>(s));
-    }
+  for (std::size_t i = 0; i < n; ++i) small[i] = t.exponents[i], small[n + i] = !t.nonfinite_shards[i].empty();
   const std::size_t at = small.size();
   for (std::int64_t c : t.must_agree) small.push_back(c), small.push_back(-c);
   comm.allreduce_max(small);
@@ -60,7 +44,7 @@ std::vector<Array> exact(const Communicator& comm, std::int64_t shards, ShardRan
   for (std::size_t i = 0; i < n; ++i)
     if (small[n + i]) {
       bad += (bad.empty() ? "'" : ", '") + t.names[i] + "'";
-      for (std::int64_t s : bad_shards[i]) bad += " (shard " + std::to_string(s) + " on this rank)";
+      for (std::int64_t s : t.nonfinite_shards[i]) bad += " (shard " + std::to_string(s) + " on this rank)";
     }
   if (!bad.empty())
     throw Error("DataParallel: a gradient (or statistic) is NaN or infinite: " + bad +
@@ -139,10 +123,29 @@ std::vector<Array> fast(const Communicator& comm, std::int64_t shards, const Sha
 }
 }  // namespace
 
+void add_shard(ShardTensors& t, std::vector<Array> values, std::int64_t shard, Reduction reduction) {
+  if (reduction == Reduction::exact) {
+    t.exponents.resize(values.size(), fp::kZero);
+    t.nonfinite_shards.resize(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const Array& a = values[i];
+      const auto len = static_cast<std::size_t>(a.numel());
+      bool nonfinite = false;
+      std::int64_t e = 0;
+      if (a.dtype() == DType::float32) e = fp::max_exponent(a.data<float>(), len, nonfinite);
+      else if (a.dtype() == DType::float64) e = fp::max_exponent(a.data<double>(), len, nonfinite);
+      else throw Error("DataParallel: cannot reduce '" + t.names[i] + "', " + a.shape_dtype().str() + "; expected float32 or float64");
+      t.exponents[i] = std::max(t.exponents[i], e);
+      if (nonfinite) t.nonfinite_shards[i].push_back(shard);
+    }
+  }
+  t.local.push_back(std::move(values));
+}
+
 std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel& dp, const ShardTensors& tensors) {
   const Reduction r = dp.options().reduction;
   const std::int64_t shards = dp.options().shards;
-  if (r == Reduction::exact) return exact(comm, shards, dp.my_shards(), tensors);
+  if (r == Reduction::exact) return exact(comm, shards, tensors);
   check_float32(tensors, r);
   return r == Reduction::gather ? gather(comm, shards, dp, tensors) : fast(comm, shards, tensors);
 }

@@ -12,10 +12,18 @@ namespace nnx::distributed::detail {
 struct ShardTensors {
   std::vector<std::string> names;          // per tensor, for error messages ("layers/0/kernel")
   std::vector<std::vector<Array>> local;   // [local shard][tensor], shards in ascending order
+  // Reduction::exact: per tensor the largest exponent over the local shards (fixed_point::kZero when
+  // all are zero), and the local shards where it is NaN or infinite. Filled by add_shard while the
+  // shard's values are still in cache.
+  std::vector<std::int64_t> exponents;
+  std::vector<std::vector<std::int64_t>> nonfinite_shards;
   // Integers that must be equal on every rank (RNG counters): checked within the same small
   // allreduce as the exponents.
   std::vector<std::int64_t> must_agree;
 };
+
+// Appends one shard's tensors (all shards of a step have the same tensors, in the same order).
+void add_shard(ShardTensors& tensors, std::vector<Array> values, std::int64_t shard, Reduction reduction);
 
 // The mean over dp's S shards of each tensor (this rank holding dp.my_shards()), on every rank, by
 // dp's Reduction.
