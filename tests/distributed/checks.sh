@@ -10,6 +10,7 @@
 #              nnx-ckpt verifies the directory unchanged
 #  fail-save   rank 0's save throws at step 2: every rank catches the error; step 2 is not listed
 #  fail-nan    a NaN in the last shard (last rank only): every rank catches the exact reduction's error
+#  fail-async  rank 0's background write of step 3 fails: every rank learns it at save 4; step 3 unlisted
 #  fail-local  the loss function throws on the last rank only: every rank catches it, none hangs
 set -euo pipefail
 check=$1 mpirun=$2 driver=$3 ckpt=$4 work=$5
@@ -69,7 +70,7 @@ case $check in
   fail-save)
     mpi 3 fail-save --dir "$work/dir" --steps 5 --save-every 1 >"$work/log" 2>&1 || fail "$(cat "$work/log")"
     cat "$work/log"
-    [[ $(grep -c 'caught: CoordinatedRun::save failed on rank 0 .*injected failure.* | latest_step 1$' "$work/log") == 3 ]] ||
+    [[ $(grep -c 'caught at step 2: CoordinatedRun::save failed on rank 0 .*injected failure.* | latest_step 1$' "$work/log") == 3 ]] ||
       fail "expected all 3 ranks to catch rank 0's save error, with step 1 the latest"
     "$ckpt" list "$work/dir" | grep -qE '^ *2\b' && fail "step 2 is listed although its save failed"
     "$ckpt" list "$work/dir" | grep -qE '^ *1\b' || fail "step 1 is not listed"
@@ -80,6 +81,14 @@ case $check in
     [[ $(grep -c "caught: DataParallel: a gradient (or statistic) is NaN or infinite" "$work/log") == 3 ]] ||
       fail "expected all 3 ranks to catch the NaN error"
     grep -q "shard 7 on this rank" "$work/log" || fail "expected the last rank to name shard 7"
+    ;;
+  fail-async)
+    mpi 3 fail-async --dir "$work/dir" --steps 6 --save-every 1 >"$work/log" 2>&1 || fail "$(cat "$work/log")"
+    cat "$work/log"
+    grep -q '^saving step 3' "$work/log" || fail "expected step 3's async save to start (pending)"
+    [[ $(grep -c 'caught at step 4: CoordinatedRun::save failed on rank 0 .*/3. already exists.* | latest_step 2$' "$work/log") == 3 ]] ||
+      fail "expected all 3 ranks to learn at the next save (4) that rank 0's background write of step 3 failed"
+    "$ckpt" list "$work/dir" | grep -qE '^ *3\b' && fail "step 3 is listed although its write failed"
     ;;
   fail-local)
     timeout 120 "$mpirun" --allow-run-as-root --oversubscribe -np 3 "$driver" fail-local >"$work/log" 2>&1 || fail "$(cat "$work/log")"

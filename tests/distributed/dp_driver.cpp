@@ -5,11 +5,14 @@
 //   dp_driver fail-save     rank 0's save throws at step 2: every rank must catch it (prints "caught")
 //   dp_driver fail-nan      the last shard's loss is NaN: every rank must catch the exact reduction's error
 //   dp_driver fail-local    the loss function throws on the last rank only: every rank must catch it
+//   dp_driver fail-async    async saves; a regular file blocks step 3's directory, so rank 0's background
+//                           write fails: every rank must catch it at the next collective (save 4)
 //
 // The model has Dropout and BatchNorm, so RNG streams and batch statistics take part in the bits.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nnx/checkpoint/json.hpp>
 #include <nnx/distributed.hpp>
@@ -109,7 +112,9 @@ int run(dist::Communicator& comm, int argc, char** argv) {
 
   std::unique_ptr<dist::CoordinatedRun> run;
   Failing failing;
-  if (!dir.empty() || mode == "fail-save") {
+  const bool failing_mode = mode == "fail-save" || mode == "fail-async";
+  if (mode == "fail-async") async = true;
+  if (!dir.empty() || failing_mode) {
     run = std::make_unique<dist::CoordinatedRun>(
         comm, dir, nnx::checkpoint::Options{.max_to_keep = 3, .cleanup_tmp_directories = true, .enable_async_checkpointing = async});
     run->add("model", model).add("optimizer", opt).add("data", loader);
@@ -121,12 +126,13 @@ int run(dist::Communicator& comm, int argc, char** argv) {
     if (comm.is_root() && step % 10 == 0) std::cout << "step " << step << " loss " << loss.item<float>() << std::endl;
     if (run && (step % save_every == 0 || step == steps)) {
       failing.armed = mode == "fail-save" && step == 2 && comm.is_root();
+      if (mode == "fail-async" && step == 3 && comm.is_root()) std::ofstream(run->manager()->step_directory(3)) << "in the way\n";
       try {
         const auto saved = run->save(step, {}, step == steps);
         if (comm.is_root()) std::cout << (saved.committed() ? "saved step " : "saving step ") << step << std::endl;
       } catch (const nnx::Error& e) {
-        if (mode != "fail-save") throw;
-        std::cout << "rank " << comm.rank() << " caught: " << e.what() << " | latest_step "
+        if (!failing_mode) throw;
+        std::cout << "rank " << comm.rank() << " caught at step " << step << ": " << e.what() << " | latest_step "
                   << (run->latest_step() ? std::to_string(*run->latest_step()) : "none") << std::endl;
         return 0;
       }
@@ -138,7 +144,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
     }
   }
   if (run) run->wait_until_finished();
-  if (mode == "fail-save") {
+  if (failing_mode) {
     std::cout << "rank " << comm.rank() << " NOT caught: the failing save passed" << std::endl;
     return 1;
   }
