@@ -53,6 +53,7 @@ def worker(rank, world, seconds, port, out):
     rate = steps / (time.perf_counter() - start)
     if rank == 0:
         out.put(rate)
+    dist.barrier()  # nobody leaves while another rank still talks to it
     dist.destroy_process_group()
 
 
@@ -64,7 +65,13 @@ def main():
         port = s.getsockname()[1]
     ctx = mp.get_context("spawn")
     out = ctx.SimpleQueue()
-    mp.start_processes(worker, args=(world, seconds, port, out), nprocs=world, start_method="spawn")
+    ctx = mp.start_processes(worker, args=(world, seconds, port, out), nprocs=world, start_method="spawn", join=False)
+    deadline = time.monotonic() + 20 * seconds + 120
+    while not ctx.join(timeout=1):  # a hung rank (gloo's rendezvous) must not hang the benchmark run
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            sys.exit(f"torch_ddp.py: {world} processes did not finish within {20 * seconds + 120:.0f} s; killed")
     print(f"torch-ddp {world} {out.get():.2f}")
 
 
