@@ -44,11 +44,11 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   std::int64_t steps = 0;
   double elapsed = 0;
-  for (std::string more = "1"; more == "1";) {
+  for (std::vector<std::uint8_t> more{1}; more.size() == 1 && more[0] == 1;) {
     for (int i = 0; i < 5; ++i) step();
     steps += 5;
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    more = elapsed < seconds ? "1" : "0";
+    more = {static_cast<std::uint8_t>(elapsed < seconds)};
     comm.broadcast(more);
   }
   const std::int64_t params = model.num_parameters();

@@ -42,6 +42,7 @@ std::vector<T> gather(std::span<const T> mine, std::span<const std::int64_t> cou
     n[static_cast<std::size_t>(r)] = static_cast<int>(counts[static_cast<std::size_t>(r)]);
     total += counts[static_cast<std::size_t>(r)];
   }
+  if (size == 1) return std::vector<T>(mine.begin(), mine.end());  // nothing to exchange
   if (total > INT_MAX) throw Error("Communicator::allgather: " + std::to_string(total) + " elements exceed MPI's int counts");
   std::vector<T> all(static_cast<std::size_t>(total));
   MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), mpi_type<T>(), all.data(), n.data(), at.data(),

@@ -1,10 +1,13 @@
+// The exact reduction's arithmetic. Every function here is integer or exact-IEEE arithmetic, so the
+// CPU-specific clones (target_clones: AVX2 where the machine has it) give the same bits as the
+// generic code: vector width changes speed, never results.
 #include "nnx/distributed/fixed_point.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cfenv>
-#include <limits>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "nnx/error.hpp"
@@ -12,23 +15,35 @@
 namespace nnx::distributed::fixed_point {
 
 namespace {
-// The largest magnitude from the bit patterns: for non-negative IEEE values the unsigned order of
-// the bits is the numeric order, and NaN and infinities lie above every finite value — one
-// branch-free (vectorised) max over the sign-cleared bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NNX_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NNX_VECTOR_CLONES
+#endif
+
+// The largest sign-cleared bit pattern: for non-negative IEEE values the unsigned order of the
+// bits is the numeric order, and NaN and infinities lie above every finite value.
+NNX_VECTOR_CLONES std::uint32_t max_bits(const float* x, std::size_t n) {
+  std::uint32_t max = 0;
+  for (std::size_t i = 0; i < n; ++i) max = std::max(max, std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu);
+  return max;
+}
+NNX_VECTOR_CLONES std::uint64_t max_bits(const double* x, std::size_t n) {
+  std::uint64_t max = 0;
+  for (std::size_t i = 0; i < n; ++i) max = std::max(max, std::bit_cast<std::uint64_t>(x[i]) & 0x7fffffffffffffffu);
+  return max;
+}
+
 template <class T, class U> std::int64_t max_exp(const T* x, std::size_t n, bool& nonfinite) {
-  static_assert(sizeof(T) == sizeof(U));
-  constexpr U sign = U{1} << (8 * sizeof(U) - 1);
   constexpr U inf_bits = std::bit_cast<U>(std::numeric_limits<T>::infinity());
-  U max = 0;
-  for (std::size_t i = 0; i < n; ++i) max = std::max(max, static_cast<U>(std::bit_cast<U>(x[i]) & ~sign));
+  U max = max_bits(x, n);
   if (max >= inf_bits) {  // some element is NaN or infinite: the caller refuses the tensor
     nonfinite = true;
-    U finite = 0;
+    max = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const U b = std::bit_cast<U>(x[i]) & ~sign;
-      if (b < inf_bits) finite = std::max(finite, b);
+      const U b = std::bit_cast<U>(std::fabs(x[i]));
+      if (b < inf_bits) max = std::max(max, b);
     }
-    max = finite;
   }
   if (max == 0) return kZero;
   int e = 0;
@@ -42,21 +57,38 @@ void check_rounding() {
                 "reduction rounds with it, so every rank must use it: restore it with std::fesetround(FE_TONEAREST)");
 }
 
-// Multiplying by a power of two is exact while the result stays a normal double, so x * 2^shift
-// equals ldexp(x, shift) there; beyond (float64 tensors of tiny magnitude) ldexp does it. llrint is
-// compiled inline (-fno-math-errno on this file: one cvtsd2si, rounding to nearest even).
-constexpr int kExactScale = 960;  // |shift| up to this: 2^shift and x * 2^shift stay normal
+// round_to_nearest_even(y) for |y| <= 2^51, in plain double arithmetic: adding 1.5 * 2^52 leaves a
+// double whose ulp is 1, so the addition itself rounds y to an integer (ties to even), and the low
+// bits of the sum's pattern are that integer. Exact, and it vectorises (llrint does not).
+constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
+inline std::int64_t round_even(double y) {
+  return std::bit_cast<std::int64_t>(y + kMagic) - std::bit_cast<std::int64_t>(kMagic);
+}
 
-template <class T> void accumulate_(const T* x, std::size_t n, std::int64_t exponent, int bits, std::int64_t* acc) {
+// x * 2^shift is exact while it stays a normal double, so it equals ldexp(x, shift); |shift| up to
+// this keeps 2^shift and the products normal. Beyond (float64 tensors of tiny magnitude): ldexp.
+constexpr int kExactScale = 960;
+
+template <class T> NNX_VECTOR_CLONES void accumulate_scaled(const T* const* xs, std::size_t count, std::size_t n, double scale,
+                                                            std::int64_t* acc) {
+  for (std::size_t i = 0; i < n; ++i) {  // all shards of one tensor in one pass: acc[i] read and written once
+    std::int64_t sum = acc[i];
+    for (std::size_t k = 0; k < count; ++k) sum += round_even(static_cast<double>(xs[k][i]) * scale);
+    acc[i] = sum;
+  }
+}
+
+template <class T>
+void accumulate_(const T* const* xs, std::size_t count, std::size_t n, std::int64_t exponent, int bits, std::int64_t* acc) {
   if (exponent == kZero) return;  // every element is 0
   check_rounding();
   const int shift = static_cast<int>(bits - exponent);
   if (shift > kExactScale || shift < -kExactScale) {
-    for (std::size_t i = 0; i < n; ++i) acc[i] += std::llrint(std::ldexp(static_cast<double>(x[i]), shift));
+    for (std::size_t k = 0; k < count; ++k)
+      for (std::size_t i = 0; i < n; ++i) acc[i] += round_even(std::ldexp(static_cast<double>(xs[k][i]), shift));
     return;
   }
-  const double scale = std::ldexp(1.0, shift);
-  for (std::size_t i = 0; i < n; ++i) acc[i] += std::llrint(static_cast<double>(x[i]) * scale);
+  accumulate_scaled(xs, count, n, std::ldexp(1.0, shift), acc);
 }
 
 template <class T>
@@ -84,11 +116,17 @@ int scale_bits(std::int64_t shards) {
     throw Error("fixed_point::scale_bits: shards must be in [1, 2^20], got " + std::to_string(shards));
   int log2 = 0;
   while ((std::int64_t{1} << log2) < shards) ++log2;
-  return 62 - log2;
+  return std::min(kMaxBits, 62 - log2);
 }
 
-void accumulate(const float* x, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) { accumulate_(x, n, e, bits, acc); }
-void accumulate(const double* x, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) { accumulate_(x, n, e, bits, acc); }
+void accumulate(const float* x, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) { accumulate_(&x, 1, n, e, bits, acc); }
+void accumulate(const double* x, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) { accumulate_(&x, 1, n, e, bits, acc); }
+void accumulate(const float* const* xs, std::size_t count, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) {
+  accumulate_(xs, count, n, e, bits, acc);
+}
+void accumulate(const double* const* xs, std::size_t count, std::size_t n, std::int64_t e, int bits, std::int64_t* acc) {
+  accumulate_(xs, count, n, e, bits, acc);
+}
 void to_mean(const std::int64_t* acc, std::size_t n, std::int64_t e, int bits, std::int64_t shards, float* out) {
   to_mean_(acc, n, e, bits, shards, out);
 }

@@ -55,12 +55,18 @@ std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const Sh
   std::vector<std::size_t> offset(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offset[i + 1] = offset[i] + static_cast<std::size_t>(t.local[0][i].numel());
   std::vector<std::int64_t> acc(offset[n], 0);
-  for (const auto& shard : t.local)
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t len = offset[i + 1] - offset[i];
-      if (shard[i].dtype() == DType::float32) fp::accumulate(shard[i].data<float>(), len, small[i], bits, &acc[offset[i]]);
-      else fp::accumulate(shard[i].data<double>(), len, small[i], bits, &acc[offset[i]]);
+  for (std::size_t i = 0; i < n; ++i) {  // per tensor, every local shard in one pass
+    const std::size_t len = offset[i + 1] - offset[i];
+    if (t.local[0][i].dtype() == DType::float32) {
+      std::vector<const float*> xs;
+      for (const auto& shard : t.local) xs.push_back(shard[i].data<float>());
+      fp::accumulate(xs.data(), xs.size(), len, small[i], bits, &acc[offset[i]]);
+    } else {
+      std::vector<const double*> xs;
+      for (const auto& shard : t.local) xs.push_back(shard[i].data<double>());
+      fp::accumulate(xs.data(), xs.size(), len, small[i], bits, &acc[offset[i]]);
     }
+  }
   comm.allreduce_sum(acc);  // integers: exact, whatever order MPI adds the ranks in
   std::vector<Array> out = like(t.local[0]);
   for (std::size_t i = 0; i < n; ++i) {
