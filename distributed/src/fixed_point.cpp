@@ -69,13 +69,24 @@ inline std::int64_t round_even(double y) {
 // this keeps 2^shift and the products normal. Beyond (float64 tensors of tiny magnitude): ldexp.
 constexpr int kExactScale = 960;
 
-template <class T> NNX_VECTOR_CLONES void accumulate_scaled(const T* const* xs, std::size_t count, std::size_t n, double scale,
-                                                            std::int64_t* acc) {
-  for (std::size_t i = 0; i < n; ++i) {  // all shards of one tensor in one pass: acc[i] read and written once
-    std::int64_t sum = acc[i];
-    for (std::size_t k = 0; k < count; ++k) sum += round_even(static_cast<double>(xs[k][i]) * scale);
-    acc[i] = sum;
+// All shards of one tensor in one pass over acc, a block at a time: acc's block stays in registers
+// and cache while each shard's contiguous run is added (the inner loop vectorises).
+template <class T> void accumulate_block(const T* const* xs, std::size_t count, std::size_t n, double scale, std::int64_t* acc) {
+  constexpr std::size_t kBlock = 512;
+  for (std::size_t at = 0; at < n; at += kBlock) {
+    const std::size_t len = std::min(kBlock, n - at);
+    std::int64_t* a = acc + at;
+    for (std::size_t k = 0; k < count; ++k) {
+      const T* x = xs[k] + at;
+      for (std::size_t i = 0; i < len; ++i) a[i] += round_even(static_cast<double>(x[i]) * scale);
+    }
   }
+}
+NNX_VECTOR_CLONES void accumulate_scaled(const float* const* xs, std::size_t count, std::size_t n, double scale, std::int64_t* acc) {
+  accumulate_block(xs, count, n, scale, acc);
+}
+NNX_VECTOR_CLONES void accumulate_scaled(const double* const* xs, std::size_t count, std::size_t n, double scale, std::int64_t* acc) {
+  accumulate_block(xs, count, n, scale, acc);
 }
 
 template <class T>
