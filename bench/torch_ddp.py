@@ -7,6 +7,7 @@ gloo backend, one thread per process, on WORLD processes of this machine.
 Prints one line: torch-ddp WORLD steps_per_second. Inputs are fixed normal draws, labels i % 10,
 as in bench_torch_train; each rank takes its contiguous 256 / WORLD rows.
 """
+import faulthandler
 import os
 import socket
 import sys
@@ -18,6 +19,7 @@ import torch.multiprocessing as mp
 
 
 def worker(rank, world, seconds, port, out):
+    faulthandler.dump_traceback_later(10 * seconds + 60, exit=True)  # a hung rank says where, then leaves
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
@@ -54,7 +56,9 @@ def worker(rank, world, seconds, port, out):
     if rank == 0:
         out.put(rate)
     dist.barrier()  # nobody leaves while another rank still talks to it
-    dist.destroy_process_group()
+    # Leave without running destructors: gloo's process-group teardown sometimes blocks forever in
+    # C++ once the peer has gone (seen here as a hang after the last Python line of this function).
+    os._exit(0)
 
 
 def main():
