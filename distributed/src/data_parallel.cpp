@@ -19,7 +19,8 @@ const char* reduction_name(Reduction r) {
   return "?";
 }
 
-DataParallel::DataParallel(const Communicator& comm, DataParallelOptions options) : comm_(&comm), options_(options) {
+DataParallel::DataParallel(const Communicator& comm, DataParallelOptions options)
+    : comm_(&comm), options_(options), work_(std::make_shared<detail::Workspace>()) {
   if (options_.shards < 1 || options_.shards < comm.size())
     throw Error("DataParallel: " + std::to_string(options_.shards) + " shards for " + std::to_string(comm.size()) +
                 " processes; every rank needs at least one shard: use shards >= the number of processes (and keep it "
@@ -113,7 +114,7 @@ void DataParallel::Step::fail(const std::string& error) { impl_->error = error.e
 Array DataParallel::Step::finish(Optimizer& optimizer) {
   Impl& s = *impl_;
   detail::throw_if_any(s.dp.comm(), s.error, "DataParallel::train_step");
-  std::vector<Array> mean = detail::mean_over_shards(s.dp.comm(), s.dp, s.tensors);
+  std::vector<Array> mean = detail::mean_over_shards(s.dp.comm(), s.dp, s.tensors, *s.dp.work_);
   // RNG streams: the step's keys, advanced by one shard's draws.
   State keys = s.rng0.filter(RngKey{});
   nnx::update(s.model, keys, s.counts);

@@ -31,7 +31,7 @@ void agree(const Communicator& comm, std::vector<std::int64_t> values, std::size
                   "a draw that depends on the data breaks world-size invariance");
 }
 
-std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const ShardTensors& t) {
+std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const ShardTensors& t, Workspace& work) {
   const std::size_t n = t.names.size();
   // One small MPI_MAX: per tensor its exponent and a non-finite flag; then the RNG counters, as x and -x.
   std::vector<std::int64_t> small(2 * n, 0);
@@ -54,7 +54,8 @@ std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const Sh
   const int bits = fp::scale_bits(shards);
   std::vector<std::size_t> offset(n + 1, 0);
   for (std::size_t i = 0; i < n; ++i) offset[i + 1] = offset[i] + static_cast<std::size_t>(t.local[0][i].numel());
-  std::vector<std::int64_t> acc(offset[n], 0);
+  std::vector<std::int64_t>& acc = work.acc;
+  acc.assign(offset[n], 0);
   for (std::size_t i = 0; i < n; ++i) {  // per tensor, every local shard in one pass
     const std::size_t len = offset[i + 1] - offset[i];
     if (t.local[0][i].dtype() == DType::float32) {
@@ -78,12 +79,11 @@ std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const Sh
 }
 
 // Every shard's tensors as one float vector, shard-major: [shard][tensor][element].
-std::vector<float> flatten(const ShardTensors& t, std::size_t per_shard) {
-  std::vector<float> flat;
+void flatten(const ShardTensors& t, std::size_t per_shard, std::vector<float>& flat) {
+  flat.clear();
   flat.reserve(per_shard * t.local.size());
   for (const auto& shard : t.local)
     for (const Array& a : shard) flat.insert(flat.end(), a.data<float>(), a.data<float>() + a.numel());
-  return flat;
 }
 
 std::vector<Array> unflatten(const std::vector<float>& sum, std::int64_t shards, const ShardTensors& t) {
@@ -103,25 +103,30 @@ void check_counters(const Communicator& comm, const ShardTensors& t) {
   agree(comm, small, 0, t.must_agree);
 }
 
-std::vector<Array> gather(const Communicator& comm, std::int64_t shards, const DataParallel& dp, const ShardTensors& t) {
+std::vector<Array> gather(const Communicator& comm, std::int64_t shards, const DataParallel& dp, const ShardTensors& t,
+                          Workspace& work) {
   check_counters(comm, t);
   std::size_t per_shard = 0;
   for (const Array& a : t.local[0]) per_shard += static_cast<std::size_t>(a.numel());
   std::vector<std::int64_t> counts;
   for (int r = 0; r < comm.size(); ++r) counts.push_back(dp.shards_of(r).size() * static_cast<std::int64_t>(per_shard));
-  const std::vector<float> all = comm.allgather(flatten(t, per_shard), counts);  // rank order = shard order
-  std::vector<float> sum(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(per_shard));
+  flatten(t, per_shard, work.flat);
+  const std::vector<float> all = comm.allgather(work.flat, counts);  // rank order = shard order
+  std::vector<float>& sum = work.sum;
+  sum.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(per_shard));
   for (std::int64_t s = 1; s < shards; ++s)
     for (std::size_t j = 0; j < per_shard; ++j) sum[j] += all[static_cast<std::size_t>(s) * per_shard + j];
   return unflatten(sum, shards, t);
 }
 
-std::vector<Array> fast(const Communicator& comm, std::int64_t shards, const ShardTensors& t) {
+std::vector<Array> fast(const Communicator& comm, std::int64_t shards, const ShardTensors& t, Workspace& work) {
   check_counters(comm, t);
   std::size_t per_shard = 0;
   for (const Array& a : t.local[0]) per_shard += static_cast<std::size_t>(a.numel());
-  const std::vector<float> flat = flatten(t, per_shard);
-  std::vector<float> sum(flat.begin(), flat.begin() + static_cast<std::ptrdiff_t>(per_shard));
+  flatten(t, per_shard, work.flat);
+  const std::vector<float>& flat = work.flat;
+  std::vector<float>& sum = work.sum;
+  sum.assign(flat.begin(), flat.begin() + static_cast<std::ptrdiff_t>(per_shard));
   for (std::size_t s = 1; s < t.local.size(); ++s)
     for (std::size_t j = 0; j < per_shard; ++j) sum[j] += flat[s * per_shard + j];
   comm.allreduce_sum(sum);
@@ -148,12 +153,13 @@ void add_shard(ShardTensors& t, std::vector<Array> values, std::int64_t shard, R
   t.local.push_back(std::move(values));
 }
 
-std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel& dp, const ShardTensors& tensors) {
+std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel& dp, const ShardTensors& tensors,
+                                    Workspace& work) {
   const Reduction r = dp.options().reduction;
   const std::int64_t shards = dp.options().shards;
-  if (r == Reduction::exact) return exact(comm, shards, tensors);
+  if (r == Reduction::exact) return exact(comm, shards, tensors, work);
   check_float32(tensors, r);
-  return r == Reduction::gather ? gather(comm, shards, dp, tensors) : fast(comm, shards, tensors);
+  return r == Reduction::gather ? gather(comm, shards, dp, tensors, work) : fast(comm, shards, tensors, work);
 }
 
 }  // namespace nnx::distributed::detail

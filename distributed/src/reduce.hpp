@@ -22,11 +22,19 @@ struct ShardTensors {
   std::vector<std::int64_t> must_agree;
 };
 
+// Buffers kept by a DataParallel across steps: reused, so a step does not page-fault megabytes of
+// fresh memory in.
+struct Workspace {
+  std::vector<std::int64_t> acc;  // exact: the integer sums
+  std::vector<float> flat, sum;   // fast, gather: local shards flattened, their sum
+};
+
 // Appends one shard's tensors (all shards of a step have the same tensors, in the same order).
 void add_shard(ShardTensors& tensors, std::vector<Array> values, std::int64_t shard, Reduction reduction);
 
 // The mean over dp's S shards of each tensor (this rank holding dp.my_shards()), on every rank, by
 // dp's Reduction.
-std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel& dp, const ShardTensors& tensors);
+std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel& dp, const ShardTensors& tensors,
+                                    Workspace& work);
 
 }  // namespace nnx::distributed::detail

@@ -44,6 +44,10 @@
 
 namespace nnx::distributed {
 
+namespace detail {
+struct Workspace;  // reduce.hpp: buffers reused from step to step
+}
+
 enum class Reduction {
   exact,   // int64 fixed point with a shared exponent per tensor: ONE int64 allreduce (2x a float's bytes)
   gather,  // every shard's float gradient gathered to every rank, summed in shard order: S x the bytes
@@ -97,6 +101,7 @@ class DataParallel {
  private:
   const Communicator* comm_;
   DataParallelOptions options_;
+  std::shared_ptr<detail::Workspace> work_;
 };
 
 template <class M, class F>
