@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake make ninja-build g++ libeigen3-dev libcereal-dev libboost-filesystem-dev doctest-dev libxxhash-dev libcli11-dev
-  libopenblas-openmp-dev libzip-dev python3)
+  libopenblas-openmp-dev libzip-dev python3 libopenmpi-dev openmpi-bin)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 install_missing() {
