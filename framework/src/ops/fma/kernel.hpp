@@ -79,13 +79,28 @@ inline void block(const Job<typename V::T>& j, std::ptrdiff_t i, int rows, std::
     for (int q = 0; q < cols; ++q) c[r * j.n + q] = tile[r * NR + q];
 }
 
-// Columns col0 .. col0+cols-1 of op(B) into j.panel: k rows of NR values, zeros past cols.
-template <int NR, class T> void pack_panel(const Job<T>& j, std::ptrdiff_t col0, int cols) {
+// Columns col0 .. col0+cols-1 of op(B) into j.panel: k rows of NR values, zeros past cols. A B
+// stored transposed (b_rs = 1: each column contiguous) is a transpose; when V has a square
+// register transpose (V::transpose_tile, lanes x lanes values) full panels go through it, lanes
+// columns by lanes k at a time, instead of one strided load per value. A copy: no bit changes.
+template <class V, int NR> void pack_panel(const Job<typename V::T>& j, std::ptrdiff_t col0, int cols) {
+  using T = typename V::T;
   T* out = j.panel;
-  for (std::ptrdiff_t kk = 0; kk < j.k; ++kk, out += NR) {
+  std::ptrdiff_t k_done = 0;
+  if constexpr (requires(const T* src, T* dst, std::ptrdiff_t stride) { V::transpose_tile(src, stride, dst, stride); }) {
+    constexpr int L = V::lanes;
+    if (j.b_rs == 1 && cols == NR) {
+      k_done = j.k / L * L;
+      for (int q0 = 0; q0 < NR; q0 += L)
+        for (std::ptrdiff_t k0 = 0; k0 < k_done; k0 += L)
+          V::transpose_tile(j.b + (col0 + q0) * j.b_cs + k0, j.b_cs, out + k0 * NR + q0, NR);
+    }
+  }
+  for (std::ptrdiff_t kk = k_done; kk < j.k; ++kk) {
+    T* row_out = out + kk * NR;
     const T* row = j.b + kk * j.b_rs + col0 * j.b_cs;
-    for (int q = 0; q < cols; ++q) out[q] = row[q * j.b_cs];
-    for (int q = cols; q < NR; ++q) out[q] = T(0);
+    for (int q = 0; q < cols; ++q) row_out[q] = row[q * j.b_cs];
+    for (int q = cols; q < NR; ++q) row_out[q] = T(0);
   }
 }
 
@@ -104,7 +119,7 @@ void run(const Job<typename V::T>& j, std::ptrdiff_t r0, std::ptrdiff_t r1, std:
     const bool in_place = j.b_cs == 1 && cols == NR && j.k * j.b_rs <= kInPlaceValues;
     const typename V::T* panel = in_place ? j.b + col0 : j.panel;
     const std::ptrdiff_t stride = in_place ? j.b_rs : NR;
-    if (!in_place) pack_panel<NR>(j, col0, cols);
+    if (!in_place) pack_panel<V, NR>(j, col0, cols);
     for (std::ptrdiff_t k0 = 0; k0 < j.k; k0 += KC) {
       const std::ptrdiff_t kc = j.k - k0 < KC ? j.k - k0 : KC;
       for (std::ptrdiff_t i = r0; i < r1; i += MR) {
