@@ -41,6 +41,8 @@ case $check in
       done
     done
     grep -q 'rank 2 of 3 holds shards \[5, 8)' "$work/exact-3.log" || fail "expected uneven shards at 3 processes"
+    [[ $(grep -c 'dropout draws 40, norms/0/mean\[0\] != 0' "$work/exact-4.log") == 4 ]] ||
+      fail "expected every rank's Dropout stream at 40 draws (2 per step) and a moved BatchNorm mean: $(grep dropout "$work/exact-4.log")"
     grep -q 'rank 0 of 3 holds shards \[0, 2)' "$work/exact-3.log" || fail "expected uneven shards at 3 processes"
     # Training happened: a run of 1 step ends elsewhere.
     mpi 1 train --steps 1 >"$work/one-step.log" 2>&1

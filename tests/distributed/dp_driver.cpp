@@ -148,6 +148,10 @@ int run(dist::Communicator& comm, int argc, char** argv) {
     std::cout << "rank " << comm.rank() << " NOT caught: the failing save passed" << std::endl;
     return 1;
   }
+  // The interesting state really moved: Dropout's stream advanced by one shard's draws per step (2:
+  // one per hidden layer), BatchNorm's running mean left zero.
+  std::printf("rank %d dropout draws %u, norms/0/mean[0] %s 0\n", comm.rank(), model.dropout->rngs.current_count(),
+              model.norms[0].mean.value.data<float>()[0] != 0.0f ? "!=" : "==");
   std::printf("rank %d digest %016llx\n", comm.rank(),
               static_cast<unsigned long long>(digest({nnx::state(model), nnx::state(opt), nnx::state(loader)})));
   return 0;
