@@ -12,7 +12,7 @@ void throw_if_any(const Communicator& comm, std::string error, const std::string
   if (failed[0] == 0) return;
   const int root = static_cast<int>(comm.size() - failed[0]);
   comm.broadcast(error, root);
-  throw Error(what + " failed on rank " + std::to_string(root) + " (every rank stops with this error): " + error);
+  throw CollectiveError(what + " failed on rank " + std::to_string(root) + " (every rank stops with this error): " + error);
 }
 
 }  // namespace nnx::distributed::detail

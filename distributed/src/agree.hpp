@@ -8,7 +8,7 @@
 namespace nnx::distributed::detail {
 
 // A collective: every rank passes its own error ("" for none). When some rank failed, every rank
-// throws nnx::Error "<what> failed on rank R (every rank stops with this error): <R's message>",
+// throws CollectiveError "<what> failed on rank R (every rank stops with this error): <R's message>",
 // R being the lowest failing rank. One small allreduce when nobody failed.
 void throw_if_any(const Communicator& comm, std::string error, const std::string& what);
 

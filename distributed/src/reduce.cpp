@@ -25,7 +25,7 @@ void check_float32(const ShardTensors& t, Reduction r) {
 void agree(const Communicator& comm, std::vector<std::int64_t> values, std::size_t at, const std::vector<std::int64_t>& mine) {
   for (std::size_t i = 0; i < mine.size(); ++i)
     if (values[at + 2 * i] != -values[at + 2 * i + 1])
-      throw Error("DataParallel: the ranks disagree on RNG counter " + std::to_string(i) + " (this rank " +
+      throw CollectiveError("DataParallel: the ranks disagree on RNG counter " + std::to_string(i) + " (this rank " +
                   std::to_string(comm.rank()) + ": " + std::to_string(mine[i]) + ", the largest: " +
                   std::to_string(values[at + 2 * i]) + "); every shard must draw the same number of random keys — "
                   "a draw that depends on the data breaks world-size invariance");
@@ -47,7 +47,7 @@ std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const Sh
       for (std::int64_t s : t.nonfinite_shards[i]) bad += " (shard " + std::to_string(s) + " on this rank)";
     }
   if (!bad.empty())
-    throw Error("DataParallel: a gradient (or statistic) is NaN or infinite: " + bad +
+    throw CollectiveError("DataParallel: a gradient (or statistic) is NaN or infinite: " + bad +
                 "; the exact reduction refuses to turn it into a number. Every rank stops here with this error. Lower the "
                 "learning rate, clip gradients, or check the inputs of the step");
 

@@ -89,7 +89,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       dp.train_step(model, opt, batch, loss_fn);
       std::cout << "rank " << comm.rank() << " NOT caught: the NaN step passed" << std::endl;
       return 1;
-    } catch (const nnx::Error& e) {
+    } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
       std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;
       return 0;
     }
@@ -104,7 +104,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       });
       std::cout << "rank " << comm.rank() << " NOT caught: the failing step passed" << std::endl;
       return 1;
-    } catch (const nnx::Error& e) {
+    } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
       std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;
       return 0;
     }
@@ -130,7 +130,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       try {
         const auto saved = run->save(step, {}, step == steps);
         if (comm.is_root()) std::cout << (saved.committed() ? "saved step " : "saving step ") << step << std::endl;
-      } catch (const nnx::Error& e) {
+      } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
         if (!failing_mode) throw;
         std::cout << "rank " << comm.rank() << " caught at step " << step << ": " << e.what() << " | latest_step "
                   << (run->latest_step() ? std::to_string(*run->latest_step()) : "none") << std::endl;
