@@ -93,10 +93,12 @@ case $check in
     "$ckpt" list "$work/dir" | grep -qE '^ *3\b' && fail "step 3 is listed although its write failed"
     ;;
   fail-local)
-    timeout 120 "$mpirun" --allow-run-as-root --oversubscribe -np 3 "$driver" fail-local >"$work/log" 2>&1 || fail "$(cat "$work/log")"
-    cat "$work/log"
-    [[ $(grep -c "caught: DataParallel::train_step failed on rank 2 .*injected failure in the loss function" "$work/log") == 3 ]] ||
-      fail "expected all 3 ranks to catch rank 2's error"
+    for reduction in exact gather fast; do
+      mpi 3 fail-local --reduction "$reduction" >"$work/$reduction.log" 2>&1 || fail "$(cat "$work/$reduction.log")"
+      cat "$work/$reduction.log"
+      [[ $(grep -c "caught: DataParallel::train_step failed on rank 2 .*injected failure in the loss function" "$work/$reduction.log") == 3 ]] ||
+        fail "$reduction: expected all 3 ranks to catch rank 2's error"
+    done
     ;;
   *) fail "unknown check '$check'" ;;
 esac
