@@ -11,6 +11,7 @@
 #  fail-save   rank 0's save throws at step 2: every rank catches the error; step 2 is not listed
 #  fail-nan    a NaN in the last shard (last rank only): every rank catches the exact reduction's error
 #  fail-async  rank 0's background write of step 3 fails: every rank learns it at save 4; step 3 unlisted
+#  fail-resume a rank built with another width resumes a saved run: every rank catches the mismatch
 #  fail-local  the loss function throws on the last rank only: every rank catches it, none hangs
 set -euo pipefail
 check=$1 mpirun=$2 driver=$3 ckpt=$4 work=$5
@@ -91,6 +92,13 @@ case $check in
     [[ $(grep -c 'caught at step 4: CoordinatedRun::save failed on rank 0 .*/3. already exists.* | latest_step 2$' "$work/log") == 3 ]] ||
       fail "expected all 3 ranks to learn at the next save (4) that rank 0's background write of step 3 failed"
     "$ckpt" list "$work/dir" | grep -qE '^ *3\b' && fail "step 3 is listed although its write failed"
+    ;;
+  fail-resume)
+    mpi 2 train --steps 5 --dir "$work/dir" >"$work/train.log" 2>&1 || fail "$(cat "$work/train.log")"
+    mpi 3 fail-resume --dir "$work/dir" >"$work/log" 2>&1 || fail "$(cat "$work/log")"
+    cat "$work/log"
+    [[ $(grep -c "caught: CoordinatedRun::resume_or_start failed on rank 2 .*'model' restored on rank 0 does not fit this rank's object: rank 0 has 'layers/0/bias Param float32\[16\]' where this rank has 'layers/0/bias Param float32\[17\]'" "$work/log") == 3 ]] ||
+      fail "expected all 3 ranks to catch rank 2's mismatch, naming the first differing variable"
     ;;
   fail-local)
     for reduction in exact gather fast; do
