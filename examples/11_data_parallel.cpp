@@ -94,7 +94,10 @@ int main(int argc, char** argv) {
   dist::Communicator comm(argc, argv);
   try {
     return run(comm, argc, argv);
-  } catch (const std::exception& e) {  // an error every rank saw, or this rank's alone: end the job
+  } catch (const dist::CollectiveError& e) {  // every rank has it (say, rank 0's disk is full): end normally
+    if (comm.is_root()) std::cerr << "11_data_parallel: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {  // this rank's alone: end the whole job
     comm.abort(std::string("11_data_parallel: ") + e.what());
   }
 }

@@ -5,7 +5,6 @@
 #include "nnx/error.hpp"
 #include "nnx/graph.hpp"
 #include "nnx/key.hpp"
-#include "agree.hpp"
 #include "reduce.hpp"
 
 namespace nnx::distributed {
@@ -54,6 +53,9 @@ struct DataParallel::Step::Impl {
     rows = n / s;
     rng0 = nnx::state(model, RngState{});
     stats0 = nnx::state(model, BatchStat{});
+    // Gradients (wrt Param), batch statistics and the loss; the RNG counters.
+    tensors.expected_tensors = nnx::state(model, Param{}).size() + stats0.size() + 1;
+    tensors.expected_counters = rng0.filter(RngCount{}).size();
   }
 
   void restore_start() {
@@ -113,7 +115,7 @@ void DataParallel::Step::fail(const std::string& error) { impl_->error = error.e
 
 Array DataParallel::Step::finish(Optimizer& optimizer) {
   Impl& s = *impl_;
-  detail::throw_if_any(s.dp.comm(), s.error, "DataParallel::train_step");
+  s.tensors.error = s.error;  // agreed on in the reduction's small allreduce: every rank throws it
   std::vector<Array> mean = detail::mean_over_shards(s.dp.comm(), s.dp, s.tensors, *s.dp.work_);
   // RNG streams: the step's keys, advanced by one shard's draws.
   State keys = s.rng0.filter(RngKey{});

@@ -1,6 +1,7 @@
 #include "reduce.hpp"
 
 #include "nnx/distributed/fixed_point.hpp"
+#include "agree.hpp"
 #include "nnx/error.hpp"
 
 namespace nnx::distributed::detail {
@@ -14,10 +15,10 @@ std::vector<Array> like(const std::vector<Array>& tensors) {
   return out;
 }
 
-void check_float32(const ShardTensors& t, Reduction r) {
+void check_float32(const ShardTensors& t, Reduction r) {  // the same on every rank: the same model
   for (std::size_t i = 0; i < t.names.size(); ++i)
     if (t.local[0][i].dtype() != DType::float32)
-      throw Error(std::string("DataParallel: Reduction::") + reduction_name(r) + " reduces float32 tensors, but '" +
+      throw CollectiveError(std::string("DataParallel: Reduction::") + reduction_name(r) + " reduces float32 tensors, but '" +
                   t.names[i] + "' is " + t.local[0][i].shape_dtype().str() + "; use Reduction::exact (float32 and float64)");
 }
 
@@ -25,21 +26,38 @@ void check_float32(const ShardTensors& t, Reduction r) {
 void agree(const Communicator& comm, std::vector<std::int64_t> values, std::size_t at, const std::vector<std::int64_t>& mine) {
   for (std::size_t i = 0; i < mine.size(); ++i)
     if (values[at + 2 * i] != -values[at + 2 * i + 1])
-      throw Error("DataParallel: the ranks disagree on RNG counter " + std::to_string(i) + " (this rank " +
+      throw CollectiveError("DataParallel: the ranks disagree on RNG counter " + std::to_string(i) + " (this rank " +
                   std::to_string(comm.rank()) + ": " + std::to_string(mine[i]) + ", the largest: " +
                   std::to_string(values[at + 2 * i]) + "); every shard must draw the same number of random keys — "
                   "a draw that depends on the data breaks world-size invariance");
 }
 
-std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const ShardTensors& t, Workspace& work) {
-  const std::size_t n = t.names.size();
-  // One small MPI_MAX: per tensor its exponent and a non-finite flag; then the RNG counters, as x and -x.
-  std::vector<std::int64_t> small(2 * n, 0);
-  for (std::size_t i = 0; i < n; ++i) small[i] = t.exponents[i], small[n + i] = !t.nonfinite_shards[i].empty();
-  const std::size_t at = small.size();
-  for (std::int64_t c : t.must_agree) small.push_back(c), small.push_back(-c);
+// The step's one small MPI_MAX, laid out [failure, exponent per tensor, non-finite flag per tensor,
+// RNG counters as x and -x] (exponents and flags only for Reduction::exact). A rank whose shards
+// failed sends its failure and neutral values; then every rank throws that failure. Returns the
+// reduced vector without its failure element.
+std::vector<std::int64_t> small_max(const Communicator& comm, const ShardTensors& t, bool exponents) {
+  const std::size_t n = exponents ? t.expected_tensors : 0, c = t.expected_counters;
+  std::string error = t.error;
+  if (error.empty() && ((exponents && t.names.size() != n) || t.must_agree.size() != c))
+    error = "internal error: the step produced " + std::to_string(t.names.size()) + " tensors and " +
+            std::to_string(t.must_agree.size()) + " RNG counters; the model's structure announced " +
+            std::to_string(t.expected_tensors) + " and " + std::to_string(c) + " (gradients must be taken wrt Param)";
+  std::vector<std::int64_t> small(1 + 2 * n + 2 * c, 0);
+  small[0] = failure_slot(comm, error);
+  for (std::size_t i = 0; i < n; ++i) small[1 + i] = error.empty() ? t.exponents[i] : fp::kZero;
+  for (std::size_t i = 0; i < n && error.empty(); ++i) small[1 + n + i] = !t.nonfinite_shards[i].empty();
+  for (std::size_t k = 0; k < c && error.empty(); ++k) small[1 + 2 * n + 2 * k] = t.must_agree[k], small[2 + 2 * n + 2 * k] = -t.must_agree[k];
   comm.allreduce_max(small);
-  agree(comm, small, at, t.must_agree);
+  throw_if_failed(comm, small[0], std::move(error), "DataParallel::train_step");
+  small.erase(small.begin());
+  agree(comm, small, 2 * n, t.must_agree);
+  return small;
+}
+
+std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const ShardTensors& t, Workspace& work) {
+  const std::size_t n = t.expected_tensors;
+  const std::vector<std::int64_t> small = small_max(comm, t, true);
   std::string bad;
   for (std::size_t i = 0; i < n; ++i)
     if (small[n + i]) {
@@ -47,7 +65,7 @@ std::vector<Array> exact(const Communicator& comm, std::int64_t shards, const Sh
       for (std::int64_t s : t.nonfinite_shards[i]) bad += " (shard " + std::to_string(s) + " on this rank)";
     }
   if (!bad.empty())
-    throw Error("DataParallel: a gradient (or statistic) is NaN or infinite: " + bad +
+    throw CollectiveError("DataParallel: a gradient (or statistic) is NaN or infinite: " + bad +
                 "; the exact reduction refuses to turn it into a number. Every rank stops here with this error. Lower the "
                 "learning rate, clip gradients, or check the inputs of the step");
 
@@ -96,16 +114,8 @@ std::vector<Array> unflatten(const std::vector<float>& sum, std::int64_t shards,
   return out;
 }
 
-void check_counters(const Communicator& comm, const ShardTensors& t) {
-  std::vector<std::int64_t> small;
-  for (std::int64_t c : t.must_agree) small.push_back(c), small.push_back(-c);
-  comm.allreduce_max(small);
-  agree(comm, small, 0, t.must_agree);
-}
-
 std::vector<Array> gather(const Communicator& comm, std::int64_t shards, const DataParallel& dp, const ShardTensors& t,
                           Workspace& work) {
-  check_counters(comm, t);
   std::size_t per_shard = 0;
   for (const Array& a : t.local[0]) per_shard += static_cast<std::size_t>(a.numel());
   std::vector<std::int64_t> counts;
@@ -120,7 +130,6 @@ std::vector<Array> gather(const Communicator& comm, std::int64_t shards, const D
 }
 
 std::vector<Array> fast(const Communicator& comm, std::int64_t shards, const ShardTensors& t, Workspace& work) {
-  check_counters(comm, t);
   std::size_t per_shard = 0;
   for (const Array& a : t.local[0]) per_shard += static_cast<std::size_t>(a.numel());
   flatten(t, per_shard, work.flat);
@@ -158,6 +167,7 @@ std::vector<Array> mean_over_shards(const Communicator& comm, const DataParallel
   const Reduction r = dp.options().reduction;
   const std::int64_t shards = dp.options().shards;
   if (r == Reduction::exact) return exact(comm, shards, tensors, work);
+  small_max(comm, tensors, false);  // a failed rank, or disagreeing RNG counters: every rank throws
   check_float32(tensors, r);
   return r == Reduction::gather ? gather(comm, shards, dp, tensors, work) : fast(comm, shards, tensors, work);
 }

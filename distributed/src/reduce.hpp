@@ -20,6 +20,10 @@ struct ShardTensors {
   // Integers that must be equal on every rank (RNG counters): checked within the same small
   // allreduce as the exponents.
   std::vector<std::int64_t> must_agree;
+  // Known before any shard runs and the same on every rank (from the model's structure), so that a
+  // rank whose shards failed still sends a vector of the right length in the small allreduce.
+  std::size_t expected_tensors = 0, expected_counters = 0;
+  std::string error;  // this rank's shards failed with it (every rank then throws it)
 };
 
 // Buffers kept by a DataParallel across steps: reused, so a step does not page-fault megabytes of

@@ -11,6 +11,7 @@
 #  fail-save   rank 0's save throws at step 2: every rank catches the error; step 2 is not listed
 #  fail-nan    a NaN in the last shard (last rank only): every rank catches the exact reduction's error
 #  fail-async  rank 0's background write of step 3 fails: every rank learns it at save 4; step 3 unlisted
+#  fail-resume a rank built with another width resumes a saved run: every rank catches the mismatch
 #  fail-local  the loss function throws on the last rank only: every rank catches it, none hangs
 set -euo pipefail
 check=$1 mpirun=$2 driver=$3 ckpt=$4 work=$5
@@ -41,6 +42,8 @@ case $check in
       done
     done
     grep -q 'rank 2 of 3 holds shards \[5, 8)' "$work/exact-3.log" || fail "expected uneven shards at 3 processes"
+    [[ $(grep -c 'dropout draws 40, norms/0/mean\[0\] != 0' "$work/exact-4.log") == 4 ]] ||
+      fail "expected every rank's Dropout stream at 40 draws (2 per step) and a moved BatchNorm mean: $(grep dropout "$work/exact-4.log")"
     grep -q 'rank 0 of 3 holds shards \[0, 2)' "$work/exact-3.log" || fail "expected uneven shards at 3 processes"
     # Training happened: a run of 1 step ends elsewhere.
     mpi 1 train --steps 1 >"$work/one-step.log" 2>&1
@@ -90,11 +93,20 @@ case $check in
       fail "expected all 3 ranks to learn at the next save (4) that rank 0's background write of step 3 failed"
     "$ckpt" list "$work/dir" | grep -qE '^ *3\b' && fail "step 3 is listed although its write failed"
     ;;
-  fail-local)
-    timeout 120 "$mpirun" --allow-run-as-root --oversubscribe -np 3 "$driver" fail-local >"$work/log" 2>&1 || fail "$(cat "$work/log")"
+  fail-resume)
+    mpi 2 train --steps 5 --dir "$work/dir" >"$work/train.log" 2>&1 || fail "$(cat "$work/train.log")"
+    mpi 3 fail-resume --dir "$work/dir" >"$work/log" 2>&1 || fail "$(cat "$work/log")"
     cat "$work/log"
-    [[ $(grep -c "caught: DataParallel::train_step failed on rank 2 .*injected failure in the loss function" "$work/log") == 3 ]] ||
-      fail "expected all 3 ranks to catch rank 2's error"
+    [[ $(grep -c "caught: CoordinatedRun::resume_or_start failed on rank 2 .*'model' restored on rank 0 does not fit this rank's object: rank 0 has 'layers/0/bias Param float32\[16\]' where this rank has 'layers/0/bias Param float32\[17\]'" "$work/log") == 3 ]] ||
+      fail "expected all 3 ranks to catch rank 2's mismatch, naming the first differing variable"
+    ;;
+  fail-local)
+    for reduction in exact gather fast; do
+      mpi 3 fail-local --reduction "$reduction" >"$work/$reduction.log" 2>&1 || fail "$(cat "$work/$reduction.log")"
+      cat "$work/$reduction.log"
+      [[ $(grep -c "caught: DataParallel::train_step failed on rank 2 .*injected failure in the loss function" "$work/$reduction.log") == 3 ]] ||
+        fail "$reduction: expected all 3 ranks to catch rank 2's error"
+    done
     ;;
   *) fail "unknown check '$check'" ;;
 esac

@@ -5,6 +5,8 @@
 //   dp_driver fail-save     rank 0's save throws at step 2: every rank must catch it (prints "caught")
 //   dp_driver fail-nan      the last shard's loss is NaN: every rank must catch the exact reduction's error
 //   dp_driver fail-local    the loss function throws on the last rank only: every rank must catch it
+//   dp_driver fail-resume   the last rank builds a wider model than the one saved in --dir: resuming,
+//                           every rank must catch the mismatch rank 0's broadcast reveals there
 //   dp_driver fail-async    async saves; a regular file blocks step 3's directory, so rank 0's background
 //                           write fails: every rank must catch it at the next collective (save 4)
 //
@@ -69,7 +71,8 @@ int run(dist::Communicator& comm, int argc, char** argv) {
   nnx::set_num_threads(1);
 
   nnx::Rngs rngs({{"params", 0}, {"dropout", 1}, {"data", 2}});
-  nnx::models::MLP model({.in = 8, .hidden = {16, 16}, .out = 3, .dropout = 0.2, .batch_norm = true}, rngs);
+  const std::int64_t width = mode == "fail-resume" && comm.rank() == comm.size() - 1 ? 17 : 16;
+  nnx::models::MLP model({.in = 8, .hidden = {width, 16}, .out = 3, .dropout = 0.2, .batch_norm = true}, rngs);
   nnx::Optimizer opt(model, nnx::optim::adam(1e-2));
   nnx::DataLoader loader(nnx::datasets::blobs(400, 3, 8, 1.0, nnx::key_from_seed(3)), 48, rngs);
   dist::DataParallel dp(comm, {.shards = shards, .reduction = parse_reduction(reduction)});
@@ -89,7 +92,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       dp.train_step(model, opt, batch, loss_fn);
       std::cout << "rank " << comm.rank() << " NOT caught: the NaN step passed" << std::endl;
       return 1;
-    } catch (const nnx::Error& e) {
+    } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
       std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;
       return 0;
     }
@@ -104,7 +107,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       });
       std::cout << "rank " << comm.rank() << " NOT caught: the failing step passed" << std::endl;
       return 1;
-    } catch (const nnx::Error& e) {
+    } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
       std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;
       return 0;
     }
@@ -114,6 +117,18 @@ int run(dist::Communicator& comm, int argc, char** argv) {
   Failing failing;
   const bool failing_mode = mode == "fail-save" || mode == "fail-async";
   if (mode == "fail-async") async = true;
+  if (mode == "fail-resume") {
+    try {
+      dist::CoordinatedRun run(comm, dir);
+      run.add("model", model).add("optimizer", opt).add("data", loader);
+      run.resume_or_start();
+      std::cout << "rank " << comm.rank() << " NOT caught: the mismatched resume passed" << std::endl;
+      return 1;
+    } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
+      std::cout << "rank " << comm.rank() << " caught: " << e.what() << std::endl;
+      return 0;
+    }
+  }
   if (!dir.empty() || failing_mode) {
     run = std::make_unique<dist::CoordinatedRun>(
         comm, dir, nnx::checkpoint::Options{.max_to_keep = 3, .cleanup_tmp_directories = true, .enable_async_checkpointing = async});
@@ -130,7 +145,7 @@ int run(dist::Communicator& comm, int argc, char** argv) {
       try {
         const auto saved = run->save(step, {}, step == steps);
         if (comm.is_root()) std::cout << (saved.committed() ? "saved step " : "saving step ") << step << std::endl;
-      } catch (const nnx::Error& e) {
+      } catch (const dist::CollectiveError& e) {  // the type says: every rank threw it
         if (!failing_mode) throw;
         std::cout << "rank " << comm.rank() << " caught at step " << step << ": " << e.what() << " | latest_step "
                   << (run->latest_step() ? std::to_string(*run->latest_step()) : "none") << std::endl;
@@ -148,6 +163,10 @@ int run(dist::Communicator& comm, int argc, char** argv) {
     std::cout << "rank " << comm.rank() << " NOT caught: the failing save passed" << std::endl;
     return 1;
   }
+  // The interesting state really moved: Dropout's stream advanced by one shard's draws per step (2:
+  // one per hidden layer), BatchNorm's running mean left zero.
+  std::printf("rank %d dropout draws %u, norms/0/mean[0] %s 0\n", comm.rank(), model.dropout->rngs.current_count(),
+              model.norms[0].mean.value.data<float>()[0] != 0.0f ? "!=" : "==");
   std::printf("rank %d digest %016llx\n", comm.rank(),
               static_cast<unsigned long long>(digest({nnx::state(model), nnx::state(opt), nnx::state(loader)})));
   return 0;

@@ -124,3 +124,35 @@ TEST_CASE("fixed point: an all-zero tensor, and non-finite values reported") {
     CHECK(nonfinite);
   }
 }
+
+TEST_CASE("fixed point: float64 tensors, including magnitudes that need the ldexp path (|shift| > 960)") {
+  for (const double magnitude : {1.0, 1e-300, 1e300}) {
+    std::vector<std::vector<double>> g;
+    for (std::uint32_t s = 0; s < 4; ++s) {
+      std::vector<double> v;
+      for (float x : shard_values(s, 64)) v.push_back(static_cast<double>(x) * magnitude);
+      g.push_back(v);
+    }
+    bool nonfinite = false;
+    std::int64_t e = fp::kZero;
+    for (const auto& v : g) e = std::max(e, fp::max_exponent(v.data(), v.size(), nonfinite));
+    CHECK_FALSE(nonfinite);
+    const int bits = fp::scale_bits(4);
+    std::vector<std::int64_t> all(64, 0), halves(64, 0), half(64, 0);
+    const double* xs[] = {g[0].data(), g[1].data(), g[2].data(), g[3].data()};
+    fp::accumulate(xs, 4, 64, e, bits, all.data());
+    fp::accumulate(xs, 2, 64, e, bits, halves.data());
+    fp::accumulate(xs + 2, 2, 64, e, bits, half.data());
+    for (std::size_t i = 0; i < 64; ++i) halves[i] += half[i];
+    CHECK(all == halves);  // the grouping 2 + 2 gives the integers of 4 at once
+    std::vector<double> mean(64);
+    fp::to_mean(all.data(), 64, e, bits, 4, mean.data());
+    double worst = 0;
+    for (std::size_t i = 0; i < 64; ++i) {
+      const double exact = (g[0][i] + g[1][i] + g[2][i] + g[3][i]) / 4;  // float32 values: exact in double
+      worst = std::max(worst, std::fabs(mean[i] - exact) / std::ldexp(1.0, static_cast<int>(e)));
+    }
+    CHECK(worst <= 0x1p-50);
+    CHECK(mean[0] != 0);
+  }
+}

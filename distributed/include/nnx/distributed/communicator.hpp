@@ -14,8 +14,10 @@
 //  * A Communicator destroyed while an exception unwinds the stack (and size() > 1) calls MPI_Abort:
 //    an error this rank alone saw must end the job, never leave the other ranks waiting in a
 //    collective forever. Errors that every rank learns together (the coordinated checkpoint's
-//    outcome, a non-finite gradient) are thrown on every rank; catch them before the Communicator
-//    goes out of scope to finish cleanly.
+//    outcome, a non-finite gradient, one rank's failed shard) are thrown on every rank as
+//    CollectiveError; catch them before the Communicator goes out of scope to finish cleanly:
+//      catch (const nnx::distributed::CollectiveError& e) { ...; return 1; }   // MPI_Finalize, no abort
+//      catch (const std::exception& e) { comm.abort(e.what()); }               // this rank alone
 //  * Bytes sent between ranks are length-prefixed with a little-endian uint64 and every length is
 //    checked; MPI errors are fatal (MPI_ERRORS_ARE_FATAL: the job ends, it does not hang).
 //  * This header does not include <mpi.h>: programs that use nnx::distributed compile without it.
@@ -27,7 +29,16 @@
 #include <string>
 #include <vector>
 
+#include "nnx/error.hpp"
+
 namespace nnx::distributed {
+
+// An error thrown on EVERY rank at the same collective call, with the same message: the ranks are
+// still in step, so the program may end normally (no MPI_Abort needed).
+class CollectiveError : public Error {
+ public:
+  using Error::Error;
+};
 
 class Communicator {
  public:

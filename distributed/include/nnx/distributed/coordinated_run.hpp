@@ -16,7 +16,7 @@
 //    are ordinary checkpoint steps: nnx-ckpt lists, verifies, diffs and digests them unchanged.
 //  * save() is a collective: every rank first reaches the step (an allreduce), then rank 0 saves,
 //    then rank 0's outcome (committed, pending, skipped — or its error, e.g. disk full) is
-//    broadcast; an error is thrown as nnx::Error on EVERY rank. No rank believes a step is saved
+//    broadcast; an error is thrown as CollectiveError on EVERY rank. No rank believes a step is saved
 //    that is not, and nobody waits forever: a rank that dies makes mpirun end the job, and the
 //    manager's atomic commit means a step killed mid-write is never listed.
 //  * Async saves (enable_async_checkpointing): rank 0 writes in the background; a failure surfaces

@@ -26,7 +26,7 @@
 //    the shard's rows), and starts from the step's running averages; the new running averages are
 //    the mean over shards of each shard's update, reduced like the gradients.
 //  * The loss returned is the mean of the shard losses, the same number on every rank.
-// A NaN or infinite gradient is an nnx::Error on every rank in Reduction::exact (it cannot become
+// A NaN or infinite gradient is a CollectiveError on every rank in Reduction::exact (it cannot become
 // an integer, and must not silently become a number); the other reductions let it propagate. An
 // exception on one rank's shards (the loss function's, a shape error) is thrown on every rank.
 // Every rank must call train_step with the same global batch at the same time (a collective).
