@@ -11,6 +11,9 @@
 #include <nnx/checkpoint/metrics_log.hpp>
 #include <nnx/interop/npz.hpp>
 #include <nnx/interop/safetensors.hpp>
+
+#include "../distributed/src/state_bytes.hpp"
+#include "state_bytes_target.hpp"
 #include <nnx/interop/torch.hpp>
 #include <nnx/models.hpp>
 
@@ -72,10 +75,15 @@ void step_dir_seeds(const fs::path& out, const fs::path& step_dir) {
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path out = argv[1];
-  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir", "safetensors", "npz", "metrics_log"}) {
+  for (const char* t : {"array_file", "metadata", "step_scan", "csv", "step_dir", "safetensors", "npz", "metrics_log",
+                        "state_bytes"}) {
     std::filesystem::remove_all(out / t);  // written afresh: the array files are never overwritten
     std::filesystem::create_directories(out / t);
   }
+  // state_bytes: what rank 0 sends for the fuzzer's target, and that with the values cut short.
+  const std::vector<std::uint8_t> sent = nnx::distributed::detail::state_to_bytes(fuzz::state_bytes_target());
+  write(out / "state_bytes/sent", std::string(sent.begin(), sent.end()));
+  write(out / "state_bytes/short", std::string(sent.begin(), sent.end() - 5));
   // Array files: a small MLP's state, an empty state, every dtype.
   nnx::Rngs rngs(0);
   nnx::models::MLP model({.in = 3, .hidden = {4}, .out = 2, .dropout = 0.1}, rngs);
