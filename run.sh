@@ -65,7 +65,7 @@ case "${1:-}" in
 nnx demo — lesson 07's story: train an MLP on two spirals with Adam and dropout, saving a checkpoint
 every 200 steps; kill it with SIGKILL mid-way; start it again; it resumes from the latest committed
 step and ends with parameters bitwise identical to a run that was never interrupted.
-(The other lessons: build/bin/01_modules ... build/bin/10_from_pytorch; lesson 11 trains over MPI:
+(The other lessons: build/bin/01_modules ... build/bin/12_same_bits_fast; lesson 11 trains over MPI:
 examples/dp_resume_story.sh build/bin /tmp/dp-story kills one of 2 processes and resumes at 3.)
 
 TXT
