@@ -109,8 +109,9 @@ void crash_rounds_on(const std::string& mode) {
   TempDir dir("nnx-crash-" + mode);
   const int rounds = crash_rounds();
   std::mt19937 rng(mode == "async" ? 20240602u : 20240601u);  // deterministic kill moments
-  std::uniform_int_distribution<int> delay_ms(5, 250);
-  std::uniform_int_distribution<int> into_save_ms(0, 4);
+  // From the engine's output (fixed by the standard), not std:: distributions (not fixed).
+  auto delay_ms = [](std::mt19937& r) { return 5 + static_cast<int>(r() % 246); };    // [5, 250]
+  auto into_save_ms = [](std::mt19937& r) { return static_cast<int>(r() % 5); };     // [0, 4]
 
   // The restore targets: the structure of the child's model and optimizer, without their memory.
   auto abstract = nnx::eval_shape([] { return crash_training::make_model(); });

@@ -85,7 +85,8 @@ int export_torch(const std::string& weights, const std::string& input, const std
   // BatchNorm's statistics and affine parameters away from their initial 0 / 1, so that the test
   // sees them travel: scale and var in [0.5, 2), bias and mean in [-1, 1).
   std::mt19937 rng(17);
-  std::uniform_real_distribution<float> unit(0.f, 1.f);
+  // [0, 1) from the engine's top 24 bits (std:: distributions differ between standard libraries).
+  auto unit = [](std::mt19937& r) { return static_cast<float>(r() >> 8) * (1.0f / 16777216.0f); };
   nnx::State norms = nnx::state(model).subtree(nnx::Path{"norms"});
   for (auto& [path, var] : norms) {
     float* p = var.value.mutable_data<float>();
